@@ -1,0 +1,83 @@
+# Tasks of the LiveKit agent worker; run `make help` to list them. All run from the repo root.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CACHE ?= $(or $(LKAW_INFRA_CACHE),$(HOME)/.cache/livekit-agent-worker)
+POETRY_VERSION := 2.5.1
+POETRY_HOME := $(CACHE)/poetry/$(POETRY_VERSION)
+POETRY := $(POETRY_HOME)/bin/poetry
+VENV := .venv
+PY := $(VENV)/bin/python
+COMPOSE ?= docker compose
+PYTEST_ARGS ?=
+
+export POETRY_VIRTUALENVS_IN_PROJECT := true
+export POETRY_NO_INTERACTION := 1
+
+.PHONY: help agent-install agent-dev agent-start agent-lint agent-format agent-typecheck \
+	test test-unit health livekit-server infra stack-up stack-down stack-logs stack-ps \
+	demo-traffic bench
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(POETRY):
+	python3 -m venv $(POETRY_HOME)
+	$(POETRY_HOME)/bin/pip install --quiet poetry==$(POETRY_VERSION)
+
+$(VENV)/.installed: pyproject.toml poetry.lock | $(POETRY)
+	$(POETRY) install
+	@touch $@
+
+agent-install: $(VENV)/.installed ## Install the worker and its dev tools into .venv (Poetry)
+
+agent-dev: agent-install ## Run the worker in dev mode, reloading on code changes; starts a local LiveKit dev server if needed
+	$(PY) -m devtools.devserver ensure
+	$(VENV)/bin/watchfiles --filter python --sigint-timeout 15 "$(PY) -m worker dev" worker telemetry
+
+agent-start: agent-install ## Run the worker in production mode
+	$(PY) -m worker start
+
+agent-lint: agent-install ## Lint with ruff
+	$(VENV)/bin/ruff check worker telemetry devtools bench tests
+
+agent-format: agent-install ## Format with black (and sort imports with ruff)
+	$(VENV)/bin/ruff check --select I --fix worker telemetry devtools bench tests
+	$(VENV)/bin/black worker telemetry devtools bench tests
+
+agent-typecheck: agent-install ## Type-check with mypy (strict)
+	$(VENV)/bin/mypy
+
+infra: ## Build or install livekit-server, the OpenTelemetry Collector and Prometheus (once per machine)
+	scripts/ensure-infra.sh all
+
+test: agent-install infra ## Run every test: unit, then real livekit-server/Collector/Prometheus
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: agent-install ## Run the fast tests only (no servers)
+	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+health: agent-install ## Probe the running worker's health endpoint
+	$(PY) -m worker.health --info
+
+livekit-server: ## Run a local LiveKit dev server in the foreground (devkey/secret, loopback)
+	"$$(scripts/ensure-infra.sh livekit-server)" --dev --bind 127.0.0.1 --node-ip 127.0.0.1
+
+stack-up: ## Start the observability stack (docker compose)
+	$(COMPOSE) up -d --wait
+
+stack-down: ## Stop the observability stack
+	$(COMPOSE) down
+
+stack-logs: ## Follow the stack's logs
+	$(COMPOSE) logs -f --tail=100
+
+stack-ps: ## Show the stack's services
+	$(COMPOSE) ps
+
+demo-traffic: agent-install ## Synthetic participants publish a tone in a few rooms, for a bounded time
+	$(PY) -m devtools.demo_traffic
+
+bench: agent-install infra ## Benchmark against the bare SDK; writes bench/results/
+	$(PY) -m bench

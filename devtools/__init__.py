@@ -1,0 +1,1 @@
+"""Development tools: synthetic participants for tests, demos and the benchmark."""

@@ -1,0 +1,162 @@
+"""Synthetic LiveKit participants: join a room, publish a generated tone, leave.
+
+Used by the end-to-end tests, ``make demo-traffic`` and the benchmark, so that a room gets
+real participants and real audio tracks without a browser or a phone. Everything is
+bounded: a participant publishes for a fixed time, then unpublishes and disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from livekit import api, rtc
+
+__all__ = ["ServerAccess", "SyntheticParticipant", "create_dispatch", "token_for"]
+
+_SAMPLE_RATE = 48000
+_FRAME_MS = 20
+
+
+@dataclass(frozen=True)
+class ServerAccess:
+    """Where a LiveKit server is and the credentials to use it."""
+
+    url: str
+    api_key: str
+    api_secret: str
+
+    @property
+    def http_url(self) -> str:
+        """The server's HTTP URL (the API uses it; the RTC SDK takes the ws URL)."""
+        return self.url.replace("ws://", "http://").replace("wss://", "https://")
+
+
+def token_for(
+    access: ServerAccess,
+    room: str,
+    identity: str,
+    *,
+    name: str = "",
+    metadata: str = "",
+    attributes: dict[str, str] | None = None,
+) -> str:
+    """A join token for ``identity`` in ``room``."""
+    token = (
+        api.AccessToken(access.api_key, access.api_secret)
+        .with_identity(identity)
+        .with_name(name)
+        .with_metadata(metadata)
+        .with_grants(api.VideoGrants(room_join=True, room=room))
+    )
+    if attributes:
+        token = token.with_attributes(attributes)
+    return token.to_jwt()
+
+
+async def create_dispatch(
+    access: ServerAccess, room: str, agent_name: str, metadata: str = ""
+) -> api.AgentDispatch:
+    """Create ``room`` and dispatch the named agent to it, as the Platform API does."""
+    async with api.LiveKitAPI(access.http_url, access.api_key, access.api_secret) as lkapi:
+        await lkapi.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=30))
+        return await lkapi.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=agent_name, room=room, metadata=metadata)
+        )
+
+
+def _tone(frequency: float, frame_index: int) -> rtc.AudioFrame:
+    samples = _SAMPLE_RATE * _FRAME_MS // 1000
+    start = frame_index * samples
+    t = (np.arange(samples) + start) / _SAMPLE_RATE
+    pcm = (0.2 * 32767 * np.sin(2 * math.pi * frequency * t)).astype(np.int16)
+    return rtc.AudioFrame(pcm.tobytes(), _SAMPLE_RATE, 1, samples)
+
+
+@dataclass
+class SyntheticParticipant:
+    """A participant that publishes tone tracks for a bounded time.
+
+    Args:
+        access: the server.
+        room: the room to join.
+        identity: the participant's identity.
+        name: display name.
+        metadata: participant metadata.
+        attributes: participant attributes.
+        tracks: how many microphone-source tone tracks to publish.
+    """
+
+    access: ServerAccess
+    room: str
+    identity: str
+    name: str = ""
+    metadata: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+    tracks: int = 1
+    _room: rtc.Room | None = None
+    _publications: list[rtc.LocalTrackPublication] = field(default_factory=list)
+    _pumps: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def join(self, connect_timeout: float = 15.0) -> None:
+        """Connect to the room."""
+        self._room = rtc.Room()
+        token = token_for(
+            self.access,
+            self.room,
+            self.identity,
+            name=self.name,
+            metadata=self.metadata,
+            attributes=self.attributes,
+        )
+        await asyncio.wait_for(self._room.connect(self.access.url, token), connect_timeout)
+
+    async def publish(self) -> None:
+        """Publish ``tracks`` tone tracks (440 Hz, 550 Hz, …) as microphone sources."""
+        assert self._room is not None, "join first"
+        for index in range(self.tracks):
+            source = rtc.AudioSource(_SAMPLE_RATE, 1)
+            track = rtc.LocalAudioTrack.create_audio_track(f"tone-{index}", source)
+            options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+            publication = await self._room.local_participant.publish_track(track, options)
+            self._publications.append(publication)
+            self._pumps.append(asyncio.create_task(self._pump(source, 440.0 + 110.0 * index)))
+
+    async def unpublish(self) -> None:
+        """Stop the tones and unpublish every track."""
+        assert self._room is not None, "join first"
+        for pump in self._pumps:
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        self._pumps.clear()
+        for publication in self._publications:
+            await self._room.local_participant.unpublish_track(publication.sid)
+        self._publications.clear()
+
+    async def leave(self) -> None:
+        """Disconnect from the room."""
+        if self._room is not None:
+            if self._pumps:
+                await self.unpublish()
+            await self._room.disconnect()
+            self._room = None
+
+    async def run(self, publish_seconds: float) -> None:
+        """Join, publish for ``publish_seconds``, unpublish, leave."""
+        await self.join()
+        try:
+            await self.publish()
+            await asyncio.sleep(publish_seconds)
+            await self.unpublish()
+        finally:
+            await self.leave()
+
+    @staticmethod
+    async def _pump(source: rtc.AudioSource, frequency: float) -> None:
+        # real-time pacing: capture_frame waits while the source's queue is full
+        index = 0
+        while True:
+            await source.capture_frame(_tone(frequency, index))
+            index += 1

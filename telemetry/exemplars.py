@@ -1,0 +1,202 @@
+"""Histograms with ``trace_id`` exemplars, owned by the main process.
+
+prometheus_client's multiprocess mode stores numbers in memory-mapped files and drops
+exemplars, so a histogram observed in a job process cannot link a slow point on a graph to
+that room's trace. Instead a job process sends its observation (value and trace id, about
+100 bytes) as one datagram on a Unix socket to the main process, which observes it into an
+in-memory histogram and exposes it with the exemplar in the OpenMetrics format.
+
+The cost is one non-blocking ``sendto`` per observation (two per job); a lost datagram
+(main process gone, buffer full) loses that one observation and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+import logging
+import math
+import socket
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Exemplar
+
+from .metrics import DISPATCH_LATENCY_BUCKETS, JOB_DURATION_BUCKETS, PREFIX
+
+__all__ = [
+    "DISPATCH_LATENCY",
+    "JOB_DURATION",
+    "ExemplarHistogram",
+    "ExemplarHistograms",
+    "ObservationReceiver",
+    "ObservationReporter",
+]
+
+logger = logging.getLogger(__name__)
+
+DISPATCH_LATENCY = "dispatch_latency"
+JOB_DURATION = "job_duration"
+_MAX_DATAGRAM = 512
+
+
+class ExemplarHistogram:
+    """A thread-safe histogram that keeps the latest exemplar of each bucket.
+
+    Args:
+        name: the metric name without the ``_bucket``/``_sum``/``_count`` suffixes.
+        documentation: the help text.
+        buckets: the finite upper bounds, ascending; ``+Inf`` is added.
+    """
+
+    def __init__(self, name: str, documentation: str, buckets: Sequence[float]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self._bounds = [*sorted(buckets), math.inf]
+        self._counts = [0] * len(self._bounds)
+        self._exemplars: list[Exemplar | None] = [None] * len(self._bounds)
+        self._sum = 0.0
+        self._lock = threading.Lock()
+
+    def observe(self, value: float, trace_id: str | None = None) -> None:
+        """Add one observation; ``trace_id`` (32 hex digits) becomes the bucket's exemplar."""
+        index = bisect.bisect_left(self._bounds, value)
+        exemplar = Exemplar({"trace_id": trace_id}, value, time.time()) if trace_id else None
+        with self._lock:
+            self._counts[index] += 1
+            self._sum += value
+            if exemplar is not None:
+                self._exemplars[index] = exemplar
+
+    def collect(self) -> HistogramMetricFamily:
+        """The histogram as a metric family, cumulative buckets with their exemplars."""
+        with self._lock:
+            counts, exemplars, total = list(self._counts), list(self._exemplars), self._sum
+        family = HistogramMetricFamily(self.name, self.documentation, labels=[])
+        cumulative = 0
+        buckets: list[tuple[str, float] | tuple[str, float, Exemplar]] = []
+        for bound, count, exemplar in zip(self._bounds, counts, exemplars, strict=True):
+            cumulative += count
+            le = "+Inf" if math.isinf(bound) else repr(float(bound))
+            buckets.append((le, cumulative, exemplar) if exemplar else (le, cumulative))
+        family.add_metric([], buckets, total)
+        return family
+
+
+class ExemplarHistograms(Collector):
+    """The main process's exemplar-carrying histograms, as one prometheus collector."""
+
+    def __init__(self) -> None:
+        self.by_key = {
+            DISPATCH_LATENCY: ExemplarHistogram(
+                f"{PREFIX}_dispatch_latency_seconds",
+                "Time from the worker receiving a job request to the job's room being "
+                "connected; exemplars link to the job's trace.",
+                DISPATCH_LATENCY_BUCKETS,
+            ),
+            JOB_DURATION: ExemplarHistogram(
+                f"{PREFIX}_job_duration_seconds",
+                "Time a job ran, from the job request to the job's end; exemplars link "
+                "to the job's trace.",
+                JOB_DURATION_BUCKETS,
+            ),
+        }
+
+    def observe(self, key: str, value: float, trace_id: str | None = None) -> None:
+        """Observe into the histogram named by ``key``; unknown keys are ignored."""
+        histogram = self.by_key.get(key)
+        if histogram is not None and math.isfinite(value) and value >= 0:
+            histogram.observe(value, trace_id)
+
+    def collect(self) -> Iterable[HistogramMetricFamily]:
+        """Yield every histogram (prometheus_client collector protocol)."""
+        return [h.collect() for h in self.by_key.values()]
+
+
+def _is_trace_id(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 32 and value.strip("0123456789abcdef") == ""
+
+
+class _ReceiverProtocol(asyncio.DatagramProtocol):
+    def __init__(self, histograms: ExemplarHistograms) -> None:
+        self._histograms = histograms
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        try:
+            message = json.loads(data)
+            key, value, trace_id = message["m"], float(message["v"]), message.get("t")
+        except (ValueError, KeyError, TypeError):
+            logger.debug("ignoring a malformed observation datagram")
+            return
+        self._histograms.observe(key, value, trace_id if _is_trace_id(trace_id) else None)
+
+
+class ObservationReceiver:
+    """Main-process side: a Unix datagram socket feeding :class:`ExemplarHistograms`.
+
+    Args:
+        path: the socket path (job processes derive the same path from the settings).
+        histograms: where observations go.
+    """
+
+    def __init__(self, path: Path, histograms: ExemplarHistograms) -> None:
+        self.path = path
+        self._histograms = histograms
+        self._transport: asyncio.DatagramTransport | None = None
+
+    async def start(self) -> None:
+        """Bind the socket, replacing a stale one left by a killed worker."""
+        self.path.unlink(missing_ok=True)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(self.path))
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _ReceiverProtocol(self._histograms), sock=sock
+        )
+        self._transport = transport
+
+    def close(self) -> None:
+        """Close and remove the socket."""
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        self.path.unlink(missing_ok=True)
+
+
+class ObservationReporter:
+    """Job-process side: sends observations to the main process, never blocking.
+
+    Args:
+        path: the main process's socket path.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = str(path)
+        self._sock: socket.socket | None = None
+
+    def report(self, key: str, value: float, trace_id: str | None) -> bool:
+        """Send one observation; returns False when it could not be delivered."""
+        payload = json.dumps({"m": key, "v": value, "t": trace_id}).encode()
+        if len(payload) > _MAX_DATAGRAM:
+            return False
+        try:
+            if self._sock is None:
+                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._sock.setblocking(False)
+            self._sock.sendto(payload, self._path)
+        except OSError as error:
+            logger.debug("observation not delivered: %s", error)
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close the socket."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None

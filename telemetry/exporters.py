@@ -1,0 +1,127 @@
+"""Span export that reports its own failures as metrics and a bounded number of warnings.
+
+The OTLP exporters log every failed attempt; with the collector down that is a warning
+per batch per retry, forever. :class:`MeteredSpanExporter` counts failures and lost spans
+in metrics instead and logs at most one warning per ``warn_interval``, plus one when
+delivery recovers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+__all__ = ["MeteredBatchSpanProcessor", "MeteredSpanExporter"]
+
+logger = logging.getLogger(__name__)
+
+
+class MeteredSpanExporter(SpanExporter):
+    """Wraps an exporter: counts failed batches and rate-limits the warnings about them.
+
+    Args:
+        inner: the exporter that delivers spans.
+        on_failure: called with the number of spans lost in a failed batch.
+        warn_interval: minimum seconds between two warnings.
+        clock: monotonic time source (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        inner: SpanExporter,
+        on_failure: Callable[[int], None],
+        *,
+        warn_interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._inner = inner
+        self._on_failure = on_failure
+        self._warn_interval = warn_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last_warning: float | None = None
+        self._failures_since_warning = 0
+        self._failing = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Export through the inner exporter, accounting for a failure."""
+        try:
+            result = self._inner.export(spans)
+        except Exception:  # an exporter must not take the batch thread down with it
+            logger.debug("span exporter raised", exc_info=True)
+            result = SpanExportResult.FAILURE
+        if result is SpanExportResult.SUCCESS:
+            self._recovered()
+        else:
+            self._on_failure(len(spans))
+            self._failed(len(spans))
+        return result
+
+    def shutdown(self) -> None:
+        """Shut the inner exporter down."""
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Flush the inner exporter."""
+        return self._inner.force_flush(timeout_millis)
+
+    def _failed(self, spans: int) -> None:
+        with self._lock:
+            self._failing = True
+            self._failures_since_warning += 1
+            now = self._clock()
+            if self._last_warning is not None and now - self._last_warning < self._warn_interval:
+                return
+            failures, self._failures_since_warning = self._failures_since_warning, 0
+            self._last_warning = now
+        logger.warning(
+            "span export failing (%d failed batch(es) since the last warning, %d spans in "
+            "the latest); is the OTLP endpoint reachable?",
+            failures,
+            spans,
+        )
+
+    def _recovered(self) -> None:
+        with self._lock:
+            if not self._failing:
+                return
+            self._failing = False
+            self._last_warning = None
+            self._failures_since_warning = 0
+        logger.info("span export recovered")
+
+
+class MeteredBatchSpanProcessor(BatchSpanProcessor):
+    """A batch processor that counts the spans a full queue drops.
+
+    Args:
+        exporter: the exporter.
+        on_drop: called with the number of spans dropped.
+        **kwargs: passed to :class:`BatchSpanProcessor` (queue size, delays).
+    """
+
+    def __init__(
+        self, exporter: SpanExporter, on_drop: Callable[[int], None], **kwargs: int
+    ) -> None:
+        super().__init__(exporter, **kwargs)  # type: ignore[arg-type]
+        self._on_drop = on_drop
+        self._max_queue = self._batch_processor._max_queue_size
+
+    def shutdown_within(self, timeout_millis: int) -> None:
+        """Export what is queued and stop, waiting at most ``timeout_millis``."""
+        # BatchSpanProcessor.shutdown() always waits up to 30 s; its batch processor takes
+        # the bound a job process needs to exit before the SDK kills it
+        self._batch_processor.shutdown(timeout_millis=timeout_millis)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Queue the span, counting it as dropped when the queue is full."""
+        # the SDK processor drops the oldest span and logs; the count is what it lacks
+        sampled = span.context is not None and span.context.trace_flags.sampled
+        if sampled and len(self._batch_processor._queue) >= self._max_queue:
+            self._on_drop(1)
+        super().on_end(span)

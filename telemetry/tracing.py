@@ -1,0 +1,160 @@
+"""One OpenTelemetry tracer provider per process, joined to the SDK's trace.
+
+Each process builds its own provider (the main process at start, each job process in
+prewarm), so no exporter thread ever crosses a fork. The provider is handed to the SDK with
+``livekit.agents.telemetry.set_tracer_provider``: the SDK's own spans (``job_entrypoint``
+with the dispatch timeline, ``room_connect``, ``job_shutdown``) and the project's then share
+one provider and form one trace per job, and the SDK's PII filter runs before every
+exporter when personal data is not allowed.
+
+Configuration is the OpenTelemetry specification's: ``OTEL_EXPORTER_OTLP_ENDPOINT``,
+``OTEL_EXPORTER_OTLP_PROTOCOL``, ``OTEL_TRACES_SAMPLER``/``_ARG``,
+``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_SERVICE_NAME``, ``OTEL_SDK_DISABLED`` and
+``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`` are read by the OpenTelemetry SDK itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing.util
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.util.types import AttributeValue
+
+from .exporters import MeteredBatchSpanProcessor, MeteredSpanExporter
+
+__all__ = [
+    "DEFAULT_SERVICE_NAME",
+    "ExporterKind",
+    "Protocol",
+    "Tracing",
+    "build_resource",
+    "create_span_exporter",
+    "setup_tracing",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SERVICE_NAME = "livekit-agent-worker"
+ExporterKind = Literal["otlp", "console", "none"]
+Protocol = Literal["grpc", "http/protobuf"]
+
+
+def build_resource(*, service_version: str, environment: str) -> Resource:
+    """The process's resource: defaults first, the ``OTEL_*`` variables on top.
+
+    Args:
+        service_version: the project's version.
+        environment: the ``deployment.environment.name``.
+    """
+    defaults: dict[str, AttributeValue] = {
+        SERVICE_NAME: DEFAULT_SERVICE_NAME,
+        "service.version": service_version,
+        "deployment.environment.name": environment,
+        "host.name": socket.gethostname(),
+        "process.pid": os.getpid(),
+    }
+    from_env = Resource.create()  # service.instance.id, OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME
+    attributes = dict(defaults)
+    for key, value in from_env.attributes.items():
+        if key == SERVICE_NAME and str(value).startswith("unknown_service"):
+            continue  # the SDK's placeholder, not a name anyone chose
+        attributes[key] = value
+    return Resource(attributes, from_env.schema_url)
+
+
+def create_span_exporter(kind: ExporterKind, protocol: Protocol) -> SpanExporter | None:
+    """The exporter for ``OTEL_TRACES_EXPORTER``; endpoint, headers and timeout come from
+    the ``OTEL_EXPORTER_OTLP_*`` variables, read by the exporter itself."""
+    if kind == "none":
+        return None
+    if kind == "console":
+        return ConsoleSpanExporter()
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
+            OTLPSpanExporter,
+        )
+    return OTLPSpanExporter()
+
+
+@dataclass
+class Tracing:
+    """A process's tracer provider and the processor that exports its spans."""
+
+    provider: TracerProvider
+    processor: MeteredBatchSpanProcessor | None
+
+    def flush(self, timeout_seconds: float = 5.0) -> bool:
+        """Export what is queued; bounded by the exporter's own timeout."""
+        if self.processor is None:
+            return True
+        return self.processor.force_flush(int(timeout_seconds * 1000))
+
+    def shutdown(self, timeout_seconds: float = 5.0) -> None:
+        """Export what is queued and stop, waiting at most ``timeout_seconds``."""
+        if self.processor is not None:
+            self.processor.shutdown_within(int(timeout_seconds * 1000))
+        self.provider.shutdown()
+
+
+def setup_tracing(
+    *,
+    resource: Resource,
+    exporter: SpanExporter | None,
+    on_export_failure: Callable[[int], None],
+    on_drop: Callable[[int], None],
+    allow_pii: bool,
+    id_generator: IdGenerator | None = None,
+    schedule_delay_millis: int = 1000,
+    install: bool = True,
+    flush_at_exit_seconds: float | None = None,
+) -> Tracing:
+    """Create the process's provider, export through a metered batch processor, and hand it
+    to the SDK.
+
+    Args:
+        resource: see :func:`build_resource`.
+        exporter: where spans go; None records spans without exporting them.
+        on_export_failure: called with the spans lost in a failed batch.
+        on_drop: called with the spans a full queue dropped.
+        allow_pii: whether exporters may receive ``lk.pii.*`` attributes.
+        id_generator: trace and span id source (the dispatch-aware one in job processes).
+        schedule_delay_millis: how long a finished span may wait before export.
+        install: hand the provider to the SDK (tests of the factory pass False).
+        flush_at_exit_seconds: in a job process, export what is left when the process
+            exits, waiting at most this long.
+    """
+    provider = TracerProvider(resource=resource, id_generator=id_generator)
+    processor = None
+    if exporter is not None:
+        processor = MeteredBatchSpanProcessor(
+            MeteredSpanExporter(exporter, on_export_failure),
+            on_drop,
+            schedule_delay_millis=schedule_delay_millis,
+        )
+        provider.add_span_processor(processor)
+    tracing = Tracing(provider, processor)
+    if install:
+        from livekit.agents.telemetry import set_tracer_provider
+
+        # the SDK's spans, and any other OpenTelemetry instrumentation in the process
+        set_tracer_provider(provider, allow_pii=allow_pii)
+        trace.set_tracer_provider(provider)
+    if flush_at_exit_seconds is not None:
+        # job processes end through multiprocessing's bootstrap, which runs its finalizers
+        # but not atexit handlers; the SDK's job root span ends just before that
+        multiprocessing.util.Finalize(
+            None, tracing.shutdown, args=(flush_at_exit_seconds,), exitpriority=100
+        )
+    return tracing

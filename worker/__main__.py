@@ -1,0 +1,36 @@
+"""``python -m worker dev|start|…``: check the configuration, set up logging, run.
+
+Order matters: the settings are validated and multiprocess metrics enabled before the SDK
+(and with it prometheus_client) is imported, and every problem a user can cause ends here
+as one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def _main() -> None:
+    from .settings import ConfigError, settings  # exits 2 on an invalid variable
+
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command in ("dev", "start"):
+        from .preflight import preflight
+
+        try:
+            preflight(settings, command)
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    from .logging import setup_logging
+
+    setup_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+
+    from .main import run
+
+    run()
+
+
+if __name__ == "__main__":
+    _main()

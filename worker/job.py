@@ -1,0 +1,151 @@
+"""What a job process sets up around the entrypoint: tracing, log context, room telemetry.
+
+Job processes are single-use: the SDK starts one from its pool, runs prewarm in it, hands
+it one job, and lets it exit when the job ends. So the process's tracer provider is created
+in prewarm (:func:`prepare_job_process`) and flushed when the process exits, and
+:class:`JobRuntime` holds what one job opened, to be released exactly once when the room
+disconnects or the job shuts down, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from livekit.agents import JobContext, JobProcess
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+
+from telemetry import tracing
+from telemetry.exemplars import DISPATCH_LATENCY, JOB_DURATION, ObservationReporter
+from telemetry.logcontext import install_trace_context_filter
+from telemetry.loop_lag import monitor_loop_lag
+from telemetry.metrics import get_metrics
+from telemetry.propagation import DispatchIdGenerator, link_to_dispatch
+from telemetry.room import RoomObserver
+
+from .handlers import RoomHandlers
+from .server import OBSERVATIONS_SOCKET
+from .settings import RuntimeSettings
+
+__all__ = ["JobRuntime", "prepare_job_process"]
+
+logger = logging.getLogger(__name__)
+
+TRACING_KEY = "tracing"
+# a job process must finish exporting well inside the SDK's shutdown_process_timeout
+_EXIT_FLUSH_SECONDS = 4.0
+
+
+def prepare_job_process(proc: JobProcess, settings: RuntimeSettings, version: str) -> None:
+    """Give this job process its own tracer provider, flushed when the process exits."""
+    metrics = get_metrics()
+    proc.userdata[TRACING_KEY] = tracing.setup_tracing(
+        resource=tracing.build_resource(
+            service_version=version, environment=settings.DEPLOYMENT_ENVIRONMENT
+        ),
+        exporter=tracing.create_span_exporter(
+            settings.OTEL_TRACES_EXPORTER,
+            settings.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or settings.OTEL_EXPORTER_OTLP_PROTOCOL,
+        ),
+        on_export_failure=metrics.span_export_failed,
+        on_drop=metrics.spans_dropped,
+        allow_pii=settings.ALLOW_PII,
+        id_generator=DispatchIdGenerator(),
+        flush_at_exit_seconds=_EXIT_FLUSH_SECONDS,
+    )
+
+
+def _tracer(ctx: JobContext) -> trace.Tracer:
+    setup = ctx.proc.userdata.get(TRACING_KEY)
+    provider = setup.provider if isinstance(setup, tracing.Tracing) else None
+    return trace.get_tracer(__name__, tracer_provider=provider)
+
+
+def _room_label(ctx: JobContext, allow_pii: bool) -> str:
+    return ctx.job.room.name if allow_pii else ctx.job.room.sid
+
+
+class JobRuntime:
+    """The telemetry and handlers of one running job.
+
+    Args:
+        ctx: the job's context.
+        settings: the worker's settings.
+    """
+
+    def __init__(self, ctx: JobContext, settings: RuntimeSettings) -> None:
+        self.ctx = ctx
+        self.room_label = _room_label(ctx, settings.ALLOW_PII)
+        self._allow_pii = settings.ALLOW_PII
+        self._metrics = get_metrics()
+        self._reporter = ObservationReporter(settings.metrics_dir / OBSERVATIONS_SOCKET)
+        # inside the entrypoint the SDK's `job_entrypoint` root span is current
+        self.root = trace.get_current_span()
+        self.observer = RoomObserver(self.root, _tracer(ctx), self._metrics)
+        self._handlers: RoomHandlers | None = None
+        self._lag_task: asyncio.Task[None] | None = None
+        self._finished = False
+
+    def start(self) -> None:
+        """Tag the job's log lines and trace, before anything is logged for it."""
+        self.ctx.log_context_fields = {"room": self.room_label, "job_id": self.ctx.job.id}
+        install_trace_context_filter(fallback=self.root)
+        if link_to_dispatch(self.root, self.ctx.job.metadata):
+            logger.debug("Job trace continues the dispatcher's trace")
+        self._lag_task = asyncio.create_task(
+            monitor_loop_lag(lambda lag: self._metrics.loop_lag("job", lag)), name="loop_lag"
+        )
+
+    def connected(self, connect_seconds: float) -> None:
+        """Record the connection, and start handling the room's events."""
+        self.observer.room_connected(connect_seconds)
+        self._report(DISPATCH_LATENCY)
+        self._handlers = RoomHandlers(
+            self.ctx.room, self.observer, allow_pii=self._allow_pii, on_disconnected=self.finish
+        )
+        self._handlers.register()
+        self.ctx.room.on("participant_disconnected", self._end_when_empty)
+
+    def _end_when_empty(self, _participant: object) -> None:
+        # the job serves the people in the room: when the last one has left, it is done
+        if not self.ctx.room.remote_participants:
+            self.ctx.shutdown(reason="room empty")
+
+    def entrypoint_failed(self) -> None:
+        """Count a job whose entrypoint raised (the SDK records the exception on the span)."""
+        self._metrics.job_failed("entrypoint_error")
+
+    def finish(self) -> None:
+        """Release what the job opened; safe to call more than once."""
+        if self._finished:
+            return
+        self._finished = True
+        self._report(JOB_DURATION)
+        self.observer.close()
+        if self._handlers is not None:
+            self._handlers.unregister()
+            self.ctx.room.off("participant_disconnected", self._end_when_empty)
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+        self._reporter.close()
+
+    async def on_shutdown(self, reason: str) -> None:
+        """The job's shutdown callback: log it and release the job's resources."""
+        with self.observer.context_of():
+            logger.info("Job shutting down (reason: %s)", reason)
+            self.finish()
+        if self._lag_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag_task
+
+    def _report(self, key: str) -> None:
+        started_ns = self.root.start_time if isinstance(self.root, ReadableSpan) else None
+        if started_ns is None:
+            return
+        seconds = max(time.time_ns() - started_ns, 0) / 1e9
+        context = self.root.get_span_context()
+        trace_id = f"{context.trace_id:032x}" if context.trace_flags.sampled else None
+        self._reporter.report(key, seconds, trace_id)

@@ -1,0 +1,168 @@
+"""Logging for the worker: one line per record, text or JSON, with job context.
+
+Job processes do not write to stdout themselves: the SDK forwards their records to the
+main process over a socket (``LogQueueHandler``), where the handler installed here formats
+them. So one handler on the main process's root logger covers every process, and the room,
+job and trace fields a job process adds to its records arrive with them.
+
+The SDK's CLI installs a root handler of its own when it starts the worker; left alone,
+every record would be printed twice. :func:`setup_logging` takes that step over (see
+:func:`_take_over_sdk_logging`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from livekit.agents.log import TRACE_LEVEL
+
+__all__ = ["CONTEXT_FIELDS", "JsonFormatter", "TextFormatter", "get_logger", "setup_logging"]
+
+TEXT_FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"
+
+CONTEXT_FIELDS = ("room", "job_id", "trace_id", "span_id")
+"""Record attributes added inside a job, printed first after the message."""
+
+# loggers whose chatter is transport detail, not worker behaviour
+_QUIET_LOGGERS = ("httpx", "httpcore", "websockets.client", "aiohttp.access", "urllib3")
+# OTLP exporters log every failed attempt; the project's exporter wrapper reports failures
+# at a bounded rate instead (telemetry.exporters)
+_OTLP_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.sdk._shared_internal",
+)
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+_ESCAPES = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+
+
+class _ProjectHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler this module installed, so a second setup replaces it."""
+
+
+def _escape(text: str) -> str:
+    # a newline or an escape sequence in a participant's name must not start a fake record
+    text = text.translate(_ESCAPES)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
+def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        key: value
+        for key, value in record.__dict__.items()
+        if key not in _RESERVED and not key.startswith("_")
+    }
+
+
+class TextFormatter(logging.Formatter):
+    """``time | LEVEL | logger | message | key=value …`` on exactly one line."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = _escape(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
+        fields = _extra_fields(record)
+        ordered = [k for k in CONTEXT_FIELDS if k in fields] + sorted(
+            k for k in fields if k not in CONTEXT_FIELDS
+        )
+        if ordered:
+            line += " | " + " ".join(f"{k}={_escape(str(fields[k]))}" for k in ordered)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line += " | " + _escape(record.exc_text)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; control characters are escaped by the encoder."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(_extra_fields(record))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc_info"] = record.exc_text
+        # ASCII output: a lone surrogate from a broken client string cannot break the line
+        return json.dumps(entry, default=str, ensure_ascii=True)
+
+
+def setup_logging(level: str, fmt: str, *, stream: TextIO | None = None) -> logging.Handler:
+    """Install the project's single root handler; calling it again replaces it.
+
+    Args:
+        level: a level name (``TRACE``, ``DEBUG``, ``INFO``, ``WARN``/``WARNING``, …).
+        fmt: ``"text"`` or ``"json"``.
+        stream: where lines go, stdout by default.
+
+    Returns:
+        The installed handler.
+    """
+    numeric = TRACE_LEVEL if level.upper() == "TRACE" else logging.getLevelName(level.upper())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if isinstance(existing, _ProjectHandler) or _is_sdk_stdout_handler(existing):
+            root.removeHandler(existing)
+
+    handler = _ProjectHandler(stream or sys.stdout)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root.addHandler(handler)
+    root.setLevel(numeric)
+
+    # the SDK sets `livekit` to WARN by default; this worker wants its level followed
+    for name in ("livekit", "livekit.agents", "livekit.plugins"):
+        logging.getLogger(name).setLevel(numeric)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    for name in _OTLP_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    # library warnings (warnings.warn) become records too, one line each
+    logging.captureWarnings(True)
+    _take_over_sdk_logging(fmt)
+    return handler
+
+
+def get_logger(name: str) -> logging.Logger:
+    """The logger for a module; use ``get_logger(__name__)``."""
+    return logging.getLogger(name)
+
+
+def _is_sdk_stdout_handler(handler: logging.Handler) -> bool:
+    return type(handler) is logging.StreamHandler and getattr(handler, "stream", None) in (
+        sys.stdout,
+        sys.stderr,
+    )
+
+
+def _take_over_sdk_logging(fmt: str) -> None:
+    """Make the SDK CLI's logging setup install this module's handler instead of its own.
+
+    ``livekit.agents.cli.cli._run_worker`` calls its module-level ``setup_logging`` after the
+    project has configured logging, adding a second stdout handler. The name is looked up
+    when the worker starts, so rebinding it routes that call here; the level the CLI passes
+    (``--log-level``, default the server's ``log_level``) is kept.
+    """
+    from livekit.agents.cli import cli as sdk_cli
+
+    def _setup_from_sdk(
+        log_level: str, devmode: bool, console: bool, compact: bool = False
+    ) -> None:
+        setup_logging(log_level, fmt)
+
+    # the module does not list it in __all__; it is still the name `_run_worker` calls
+    setattr(sdk_cli, "setup_logging", _setup_from_sdk)  # noqa: B010

@@ -1,0 +1,88 @@
+"""The worker's entrypoint: one LiveKit Agents server, one job process per room.
+
+Run it with ``python -m worker dev`` (development) or ``python -m worker start``
+(production); ``make agent-dev`` does the former.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from livekit.agents import JobContext, JobProcess, JobRequest, cli
+from livekit.plugins import silero
+
+from telemetry.metrics import get_metrics
+
+from . import __version__
+from .job import JobRuntime, prepare_job_process
+from .server import WorkerServer
+from .settings import settings
+
+logger = logging.getLogger(__name__)
+
+server = WorkerServer(
+    ws_url=settings.LIVEKIT_URL,
+    api_key=settings.LIVEKIT_API_KEY,
+    api_secret=settings.LIVEKIT_API_SECRET.get_secret_value(),
+    num_idle_processes=settings.WORKER_NUM_IDLE_PROCESSES,
+    drain_timeout=settings.WORKER_DRAIN_TIMEOUT,
+    # a fixed health port in dev mode too: the SDK would pick a random one
+    host=settings.BIND_HOST,
+    port=settings.HEALTH_PORT,
+    # loading the VAD model takes seconds on a busy machine; the SDK's default is 10 s
+    initialize_process_timeout=30.0,
+    log_level=settings.sdk_log_level,
+    metrics_host=settings.BIND_HOST,
+    metrics_port=settings.METRICS_PORT,
+    metrics_dir=settings.metrics_dir,
+    version=__version__,
+)
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Runs once in each job process before it takes a job: load what jobs share."""
+    started = time.perf_counter()
+    logger.info("Prewarming job process %s", proc.pid)
+    prepare_job_process(proc, settings, __version__)
+    # the voice pipeline (next epic) takes its VAD from here instead of loading it per job
+    proc.userdata["vad"] = silero.VAD.load()
+    elapsed = time.perf_counter() - started
+    get_metrics().prewarm_finished(elapsed)
+    logger.info("Job process %s ready in %.2fs", proc.pid, elapsed)
+
+
+server.setup_fnc = prewarm
+
+
+async def on_request(request: JobRequest) -> None:
+    """Runs in the main process for each job offered to this worker: accept it."""
+    metrics = get_metrics()
+    metrics.job_received()
+    await request.accept()
+    metrics.job_accepted()
+
+
+@server.rtc_session(agent_name=settings.AGENT_NAME, on_request=on_request)
+async def entrypoint(ctx: JobContext) -> None:
+    """Runs in the job's own process, once per room."""
+    runtime = JobRuntime(ctx, settings)
+    runtime.start()
+    ctx.add_shutdown_callback(runtime.on_shutdown)
+    logger.info("Job received for room: %s", runtime.room_label)
+    try:
+        started = time.perf_counter()
+        await ctx.connect()
+        runtime.connected(time.perf_counter() - started)
+    except Exception:
+        runtime.entrypoint_failed()
+        raise
+    logger.info("Connected to room: %s", runtime.room_label)
+
+    # TODO(epic-13): create the AgentSession here (STT/LLM/TTS with proc.userdata["vad"])
+    # and start it in ctx.room; until then the job stays connected until the room ends.
+
+
+def run() -> None:
+    """Start the SDK's command line (``dev``, ``start``, …) on this server."""
+    cli.run_app(server)

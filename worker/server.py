@@ -1,0 +1,178 @@
+"""The main process: the SDK's ``AgentServer`` plus the worker's metrics endpoint.
+
+What the SDK does in this process: it registers with the LiveKit server over a websocket
+(retrying with backoff), answers job requests, keeps a pool of prewarmed job processes and
+starts one per job, serves health on ``/`` and ``/worker``, and on SIGTERM/SIGINT stops
+taking jobs, waits for running jobs (``drain``, production mode only) and closes the pool.
+
+What this class adds: the ``/metrics`` endpoint on its own port (see
+``telemetry.exposition``), the socket on which job processes report exemplar observations,
+the registration state as metrics, a health answer that turns unhealthy as soon as the
+worker loses its LiveKit connection (the SDK's only does after every retry failed), the
+count of job processes that died with a job, and the shutdown of all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from livekit.agents import AgentServer
+from livekit.agents.version import __version__ as sdk_version
+
+from telemetry.exemplars import ExemplarHistograms, ObservationReceiver
+from telemetry.exposition import MetricsEndpoint
+from telemetry.loop_lag import monitor_loop_lag
+from telemetry.metrics import WorkerMetrics, get_metrics
+
+__all__ = ["OBSERVATIONS_SOCKET", "WorkerServer"]
+
+logger = logging.getLogger(__name__)
+
+OBSERVATIONS_SOCKET = "observations.sock"
+_COMPACT_INTERVAL = 10.0
+
+
+class WorkerServer(AgentServer):
+    """An ``AgentServer`` that also serves the worker's metrics.
+
+    Args:
+        metrics_host: bind host of the metrics endpoint.
+        metrics_port: port of the metrics endpoint.
+        metrics_dir: prometheus_client's multiprocess directory (None: single process).
+        version: the project's version, for ``build_info``.
+        metrics: the process's metrics (created on first use by default).
+        **kwargs: passed to ``AgentServer``.
+    """
+
+    def __init__(
+        self,
+        *,
+        metrics_host: str,
+        metrics_port: int,
+        metrics_dir: Path | None,
+        version: str,
+        metrics: Callable[[], WorkerMetrics] = get_metrics,
+        **kwargs: Any,
+    ) -> None:
+        self._registered = False
+        self._registrations = 0
+        self._failed = False
+        super().__init__(
+            prometheus_multiproc_dir=str(metrics_dir) if metrics_dir else None, **kwargs
+        )
+        self._registered = False  # the SDK's __init__ resets `_connecting` through the setter
+        self._metrics_host = metrics_host
+        self._metrics_port = metrics_port
+        self._metrics_dir = metrics_dir
+        self._version = version
+        self._get_metrics = metrics
+        self.histograms = ExemplarHistograms()
+        self.metrics_endpoint: MetricsEndpoint | None = None
+        self._receiver: ObservationReceiver | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._shutdown_callbacks: list[Callable[[], Awaitable[None] | None]] = []
+        self.on("worker_started", self._on_started)
+        self.on("worker_registered", self._on_registered)
+
+    def add_shutdown_callback(self, callback: Callable[[], Awaitable[None] | None]) -> None:
+        """Run ``callback`` after the SDK has closed the worker."""
+        self._shutdown_callbacks.append(callback)
+
+    # The SDK's health answer reads `_connection_failed` and sets it only after its last
+    # retry; `_connecting` is True from each connection attempt until registration. The
+    # properties below report "not registered" through both, at the moment it happens.
+    @property
+    def _connection_failed(self) -> bool:
+        return self._failed or (self._registrations > 0 and not self._registered)
+
+    @_connection_failed.setter
+    def _connection_failed(self, value: bool) -> None:
+        self._failed = value
+
+    @property
+    def _connecting(self) -> bool:
+        return not self._registered
+
+    @_connecting.setter
+    def _connecting(self, value: bool) -> None:
+        if value and self._registered:
+            logger.warning("Lost the connection to the LiveKit server, reconnecting")
+            self._get_metrics().registration_changed(False)
+        self._registered = not value
+
+    def _on_started(self) -> None:
+        # the SDK empties the multiprocess directory just before this event, so this is the
+        # first moment the main process may create metric files
+        metrics = self._get_metrics()
+        metrics.build_info(
+            version=self._version, sdk_version=sdk_version, agent_name=self._agent_name
+        )
+        metrics.registration_changed(False)
+        self._tasks.append(asyncio.create_task(self._start_endpoint(), name="metrics_endpoint"))
+
+    def _on_registered(self, worker_id: str, server_info: Any) -> None:
+        self._registrations += 1
+        metrics = self._get_metrics()
+        metrics.registration_changed(True)
+        if self._registrations > 1:
+            metrics.reconnected()
+            logger.info("Registered again with the LiveKit server (worker %s)", worker_id)
+
+    async def _start_endpoint(self) -> None:
+        endpoint = MetricsEndpoint(
+            self._metrics_host,
+            self._metrics_port,
+            extra_collectors=(self.histograms,),
+            multiproc_dir=self._metrics_dir,
+        )
+        await endpoint.start()
+        self.metrics_endpoint = endpoint
+        logger.info("Metrics served on http://%s:%s/metrics", self._metrics_host, endpoint.port)
+        if self._metrics_dir is not None:
+            self._receiver = ObservationReceiver(
+                self._metrics_dir / OBSERVATIONS_SOCKET, self.histograms
+            )
+            await self._receiver.start()
+            self._tasks.append(asyncio.create_task(self._compact_periodically(endpoint)))
+        self._tasks.append(
+            asyncio.create_task(monitor_loop_lag(lambda s: self._get_metrics().loop_lag("main", s)))
+        )
+        self._proc_pool.on("process_closed", self._on_process_closed)
+
+    async def _compact_periodically(self, endpoint: MetricsEndpoint) -> None:
+        assert endpoint.compactor is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(_COMPACT_INTERVAL)
+            await loop.run_in_executor(None, endpoint.compactor.compact)
+
+    def _on_process_closed(self, proc: Any) -> None:
+        # a job process that exits with a job still assigned and a non-zero code was killed
+        # or crashed; one the SDK itself killed on shutdown was asked to stop
+        if proc.running_job is not None and proc.exitcode not in (0, None) and not proc.killed:
+            logger.error("Job process %s exited with code %s during a job", proc.pid, proc.exitcode)
+            self._get_metrics().job_failed("process_exited")
+
+    async def aclose(self) -> None:
+        """Close the SDK's worker, then the project's endpoint, socket and tasks."""
+        await super().aclose()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self._receiver is not None:
+            self._receiver.close()
+        if self.metrics_endpoint is not None:
+            await self.metrics_endpoint.aclose()
+        for callback in self._shutdown_callbacks:
+            result = callback()
+            if result is not None:
+                await result
+        self._shutdown_callbacks.clear()

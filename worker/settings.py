@@ -1,0 +1,212 @@
+"""Runtime settings: the one place the worker reads its environment.
+
+Every variable the worker understands is a field of :class:`RuntimeSettings`, loaded from
+the process environment and an optional ``.env`` file. Standard OpenTelemetry variables keep
+their specification names (``OTEL_*``); they are validated here so that a typo fails at
+start-up, but the OpenTelemetry SDK still reads them itself, as the specification says.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "DEV_API_KEY",
+    "DEV_API_SECRET",
+    "ConfigError",
+    "LogFormat",
+    "LogLevel",
+    "RuntimeSettings",
+    "describe_validation_error",
+    "load_settings",
+    "settings",
+]
+
+# The credentials `livekit-server --dev` accepts; fine on a laptop, never in production.
+DEV_API_KEY = "devkey"
+DEV_API_SECRET = "secret"
+
+LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["text", "json"]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+_URL_SCHEMES = ("ws", "wss", "http", "https")
+
+
+class ConfigError(Exception):
+    """A setting the user gave cannot be used; the message names it in one line."""
+
+
+class RuntimeSettings(BaseSettings):
+    """All settings of the worker process and its job processes.
+
+    Creating an instance only reads and validates; it starts nothing and writes nothing.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        case_sensitive=True,
+        extra="ignore",
+    )
+
+    # LiveKit server; the defaults are `livekit-server --dev` on this machine
+    LIVEKIT_URL: str = "ws://localhost:7880"
+    LIVEKIT_API_KEY: str = DEV_API_KEY
+    LIVEKIT_API_SECRET: SecretStr = SecretStr(DEV_API_SECRET)
+    ALLOW_DEV_CREDENTIALS_IN_PRODUCTION: bool = False
+
+    PLATFORM_API_URL: str = "http://localhost:8000"
+    AGENT_NAME: str = ""
+
+    LOG_LEVEL: LogLevel = "INFO"
+    LOG_FORMAT: LogFormat = "text"
+
+    WORKER_NUM_IDLE_PROCESSES: int = Field(default=3, ge=0)
+    WORKER_DRAIN_TIMEOUT: int = Field(default=600, ge=0)
+
+    # health (the SDK's /, /worker) and Prometheus are two ports on one bind host
+    BIND_HOST: str = "127.0.0.1"
+    HEALTH_PORT: Port = 8081
+    METRICS_PORT: Port = 9464
+    PROMETHEUS_MULTIPROC_DIR: Path | None = None
+
+    # personal data (room names, participant identities) in spans and logs
+    ALLOW_PII: bool = True
+
+    # standard OpenTelemetry variables, validated only (the SDK reads them itself)
+    OTEL_SDK_DISABLED: bool = False
+    OTEL_SERVICE_NAME: str = "livekit-agent-worker"
+    OTEL_TRACES_EXPORTER: Literal["otlp", "console", "none"] = "otlp"
+    OTEL_EXPORTER_OTLP_ENDPOINT: str | None = None
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: str | None = None
+    OTEL_EXPORTER_OTLP_PROTOCOL: Literal["grpc", "http/protobuf"] = "grpc"
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Literal["grpc", "http/protobuf"] | None = None
+    DEPLOYMENT_ENVIRONMENT: str = "development"
+
+    @field_validator("LIVEKIT_URL", "PLATFORM_API_URL")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in _URL_SCHEMES or not parsed.netloc:
+            raise ValueError(f"must be a {'/'.join(_URL_SCHEMES)} URL with a host, got {value!r}")
+        return value
+
+    @field_validator("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    @classmethod
+    def _check_otlp_endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"must be an http(s)://host:port URL, got {value!r}")
+        try:
+            _ = parsed.port
+        except ValueError:
+            raise ValueError(f"has an invalid port: {value!r}") from None
+        return value
+
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("LIVEKIT_API_SECRET")
+    @classmethod
+    def _check_secret(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _check_ports(self) -> RuntimeSettings:
+        if self.HEALTH_PORT == self.METRICS_PORT:
+            raise ValueError(
+                f"HEALTH_PORT and METRICS_PORT must differ (both are {self.HEALTH_PORT})"
+            )
+        return self
+
+    @property
+    def sdk_log_level(self) -> str:
+        """The level in the SDK's spelling (it knows ``WARN``, not ``WARNING``)."""
+        return "WARN" if self.LOG_LEVEL == "WARNING" else self.LOG_LEVEL
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where job processes write their Prometheus multiprocess files."""
+        if self.PROMETHEUS_MULTIPROC_DIR is not None:
+            return self.PROMETHEUS_MULTIPROC_DIR
+        return Path(tempfile.gettempdir()) / f"livekit-agent-worker-metrics-{self.METRICS_PORT}"
+
+    @property
+    def uses_dev_credentials(self) -> bool:
+        """Whether the credentials are the public ones of ``livekit-server --dev``."""
+        return (
+            self.LIVEKIT_API_KEY == DEV_API_KEY
+            and self.LIVEKIT_API_SECRET.get_secret_value() == DEV_API_SECRET
+        )
+
+    def check_production(self) -> None:
+        """Refuse the public dev credentials in production mode unless explicitly allowed.
+
+        Raises:
+            ConfigError: the dev credentials are set and not allowed.
+        """
+        if self.uses_dev_credentials and not self.ALLOW_DEV_CREDENTIALS_IN_PRODUCTION:
+            raise ConfigError(
+                "LIVEKIT_API_KEY/LIVEKIT_API_SECRET: the livekit-server --dev credentials are "
+                "refused in production mode (set ALLOW_DEV_CREDENTIALS_IN_PRODUCTION=true to "
+                "allow them)"
+            )
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each invalid variable and what is wrong with it, no values echoed.
+
+    Args:
+        error: the error pydantic raised while loading settings.
+
+    Returns:
+        A single line, suitable for a terminal or a log collector.
+    """
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def load_settings() -> RuntimeSettings:
+    """Load the settings, turning a validation error into a one-line :class:`ConfigError`.
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigError: a variable is invalid.
+    """
+    try:
+        return RuntimeSettings()
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error)) from None
+
+
+def _load_or_exit() -> RuntimeSettings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        # at import time there is no logging yet, and a traceback would bury the one line
+        import sys
+
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+settings: RuntimeSettings = _load_or_exit()
