@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import struct
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -142,7 +143,7 @@ class MultiprocessCompactor:
         for source in sources:
             try:
                 new_values = _read(source)
-            except (OSError, RuntimeError) as error:
+            except (OSError, RuntimeError, struct.error, UnicodeDecodeError) as error:
                 # a file cut short by a crash cannot be trusted; losing it beats corrupting
                 logger.warning("skipping unreadable metrics file %s: %s", source.name, error)
                 continue

@@ -25,7 +25,7 @@ from typing import Literal
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.util.types import AttributeValue
@@ -116,6 +116,7 @@ def setup_tracing(
     on_drop: Callable[[int], None],
     allow_pii: bool,
     id_generator: IdGenerator | None = None,
+    attribute_length_limit: int | None = None,
     schedule_delay_millis: int = 1000,
     install: bool = True,
     flush_at_exit_seconds: float | None = None,
@@ -130,12 +131,18 @@ def setup_tracing(
         on_drop: called with the spans a full queue dropped.
         allow_pii: whether exporters may receive ``lk.pii.*`` attributes.
         id_generator: trace and span id source (the dispatch-aware one in job processes).
+        attribute_length_limit: longest attribute value kept (longer ones are truncated);
+            None leaves ``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`` to the SDK.
         schedule_delay_millis: how long a finished span may wait before export.
         install: hand the provider to the SDK (tests of the factory pass False).
         flush_at_exit_seconds: in a job process, export what is left when the process
             exits, waiting at most this long.
     """
-    provider = TracerProvider(resource=resource, id_generator=id_generator)
+    provider = TracerProvider(
+        resource=resource,
+        id_generator=id_generator,
+        span_limits=SpanLimits(max_attribute_length=attribute_length_limit),
+    )
     processor = None
     if exporter is not None:
         processor = MeteredBatchSpanProcessor(

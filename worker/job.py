@@ -54,6 +54,7 @@ def prepare_job_process(proc: JobProcess, settings: RuntimeSettings, version: st
         on_drop=metrics.spans_dropped,
         allow_pii=settings.ALLOW_PII,
         id_generator=DispatchIdGenerator(),
+        attribute_length_limit=settings.OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
         flush_at_exit_seconds=_EXIT_FLUSH_SECONDS,
     )
 

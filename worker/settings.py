@@ -88,6 +88,7 @@ class RuntimeSettings(BaseSettings):
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: str | None = None
     OTEL_EXPORTER_OTLP_PROTOCOL: Literal["grpc", "http/protobuf"] = "grpc"
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Literal["grpc", "http/protobuf"] | None = None
+    OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: int = Field(default=4096, ge=1)
     DEPLOYMENT_ENVIRONMENT: str = "development"
 
     @field_validator("LIVEKIT_URL", "PLATFORM_API_URL")

@@ -1,0 +1,81 @@
+"""Metric definitions: names, help, units, bounded labels."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from telemetry import labels
+from telemetry.metrics import WorkerMetrics
+
+from .conftest import sample
+
+_EXPECTED = {
+    "agent_worker_build_info": ("gauge", ["agent_name", "sdk_version", "version"]),
+    "agent_worker_registered": ("gauge", []),
+    "agent_worker_reconnects": ("counter", []),
+    "agent_worker_jobs_received": ("counter", []),
+    "agent_worker_jobs_accepted": ("counter", []),
+    "agent_worker_jobs_failed": ("counter", ["reason"]),
+    "agent_worker_room_connect_duration_seconds": ("histogram", []),
+    "agent_worker_active_participants": ("gauge", ["kind"]),
+    "agent_worker_participants_joined": ("counter", ["kind"]),
+    "agent_worker_participants_left": ("counter", ["kind", "reason"]),
+    "agent_worker_tracks_published": ("counter", ["kind", "source"]),
+    "agent_worker_tracks_unpublished": ("counter", ["kind", "source"]),
+    "agent_worker_room_disconnections": ("counter", ["reason"]),
+    "agent_worker_prewarm_duration_seconds": ("histogram", []),
+    "agent_worker_span_export_failures": ("counter", []),
+    "agent_worker_spans_dropped": ("counter", []),
+    "agent_worker_event_loop_lag_seconds": ("histogram", ["process"]),
+}
+
+
+def test_every_metric_is_named_typed_and_documented(
+    metrics: WorkerMetrics, registry: CollectorRegistry
+) -> None:
+    families = {family.name: family for family in registry.collect()}
+    assert set(families) == set(_EXPECTED)
+    for name, family in families.items():
+        kind, _ = _EXPECTED[name]
+        assert family.type == kind, name
+        assert family.documentation.endswith("."), name
+        assert name.startswith("agent_worker_")
+
+
+def test_label_names(metrics: WorkerMetrics, registry: CollectorRegistry) -> None:
+    metrics.build_info(version="1", sdk_version="2", agent_name="a")
+    metrics.job_failed("handler_error")
+    metrics.participant_joined("standard")
+    metrics.participant_left("standard", "client_initiated")
+    metrics.track_published("microphone", "audio")
+    metrics.track_unpublished("microphone", "audio")
+    metrics.room_disconnected("room_deleted")
+    metrics.loop_lag("main", 0.001)
+    for family in registry.collect():
+        _, expected = _EXPECTED[family.name]
+        for s in family.samples:
+            assert sorted(k for k in s.labels if k != "le") == expected, s
+
+
+def test_unknown_failure_reason_is_refused(metrics: WorkerMetrics) -> None:
+    with pytest.raises(ValueError, match="unknown job failure reason"):
+        metrics.job_failed("room name here")
+
+
+def test_export_failure_counts_batches_and_spans(
+    metrics: WorkerMetrics, registry: CollectorRegistry
+) -> None:
+    metrics.span_export_failed(7)
+    metrics.spans_dropped(2)
+    assert sample(registry, "agent_worker_span_export_failures_total") == 1
+    assert sample(registry, "agent_worker_spans_dropped_total") == 9
+
+
+def test_label_values_come_from_closed_sets() -> None:
+    assert labels.track_source(999) == "unknown"
+    assert labels.track_kind(999) == "unknown"
+    assert labels.participant_kind(999) == "unknown"
+    assert labels.disconnect_reason(999) == "unknown_reason"
+    assert labels.disconnect_reason(None) == "unknown_reason"
+    assert {"standard", "sip", "agent", "unknown"} <= labels.PARTICIPANT_KINDS

@@ -1,0 +1,162 @@
+"""Room handlers: a line per event with the room's context, spans under the right parent."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from livekit import rtc
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+from prometheus_client import CollectorRegistry
+
+from telemetry.logcontext import TraceContextFilter
+from telemetry.metrics import WorkerMetrics
+from telemetry.room import RoomObserver
+from tests.telemetry.conftest import participant, publication, sample
+from worker.handlers import RoomHandlers
+
+
+class _Room:
+    """The part of ``rtc.Room`` the handlers use: ``on``/``off`` and the participants."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, list[Callable[..., None]]] = {}
+        self.remote_participants: dict[str, Any] = {}
+
+    def on(self, event: str, handler: Callable[..., None]) -> None:
+        self.handlers.setdefault(event, []).append(handler)
+
+    def off(self, event: str, handler: Callable[..., None]) -> None:
+        self.handlers[event].remove(handler)
+
+    def emit(self, event: str, *args: Any) -> None:
+        for handler in list(self.handlers.get(event, [])):
+            handler(*args)
+
+
+@pytest.fixture
+def setup(
+    caplog: pytest.LogCaptureFixture,
+) -> tuple[_Room, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]]:
+    caplog.set_level(logging.INFO, logger="worker.handlers")
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("t")
+    root = tracer.start_span("job_entrypoint")
+    caplog.handler.addFilter(TraceContextFilter(fallback=root))
+    registry = CollectorRegistry()
+    observer = RoomObserver(root, tracer, WorkerMetrics(registry))
+    room = _Room()
+    cleaned: list[str] = []
+    handlers = RoomHandlers(
+        room,  # type: ignore[arg-type]
+        observer,
+        allow_pii=True,
+        on_disconnected=lambda: cleaned.append("done"),
+    )
+    handlers.register()
+    return room, handlers, exporter, registry, cleaned
+
+
+def test_a_participant_session_is_logged_and_traced(
+    setup: tuple[_Room, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    room, _, exporter, _, cleaned = setup
+    alice, mic = participant(), publication()
+    room.emit("participant_connected", alice)
+    room.emit("track_published", mic, alice)
+    room.emit("track_unpublished", mic, alice)
+    room.emit("participant_disconnected", alice)
+    room.emit("disconnected", rtc.DisconnectReason.ROOM_DELETED)
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "Participant connected: alice (kind: standard)",
+        "Track published: TR_1 (source: microphone, kind: audio) by alice",
+        "Track unpublished: TR_1 (source: microphone, kind: audio) by alice",
+        "Participant disconnected: alice (reason: client_initiated)",
+        "Room disconnected (reason: room_deleted)",
+        "Room disconnected, cleaning up...",
+    ]
+    assert cleaned == ["done"]
+    (span,) = exporter.get_finished_spans()
+    span_id = f"{span.context.span_id:016x}"
+    # the participant's lines carry its span's ids, the room's lines the job's
+    assert [r.span_id for r in caplog.records[:4]] == [span_id] * 4  # type: ignore[attr-defined]
+    assert caplog.records[5].span_id != span_id  # type: ignore[attr-defined]
+
+
+def test_identities_stay_out_of_lines_without_pii(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="worker.handlers")
+    tracer = TracerProvider().get_tracer("t")
+    observer = RoomObserver(tracer.start_span("root"), tracer, WorkerMetrics(CollectorRegistry()))
+    room = _Room()
+    RoomHandlers(room, observer, allow_pii=False, on_disconnected=lambda: None).register()  # type: ignore[arg-type]
+    alice = participant(identity="alice@example.com")
+    room.emit("participant_connected", alice)
+    room.emit("track_published", publication(), alice)
+    room.emit("participant_disconnected", alice)
+    text = caplog.text
+    assert "alice@example.com" not in text
+    assert "PA_1" in text
+
+
+def test_a_raising_handler_is_recorded_and_the_room_goes_on(
+    setup: tuple[_Room, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    room, _, exporter, registry, _ = setup
+    broken = participant()
+    del broken.kind  # reading it raises inside participant_connected
+    room.emit("participant_connected", broken)
+    room.emit("participant_connected", participant("PA_2", "bob"))
+    assert "Room handler for participant_connected failed" in caplog.text
+    assert "Participant connected: bob (kind: standard)" in caplog.text
+    assert sample(registry, "agent_worker_jobs_failed_total", reason="handler_error") == 1
+    room.emit("disconnected", rtc.DisconnectReason.CLIENT_INITIATED)
+    observer_root = [s for s in exporter.get_finished_spans() if s.name == "participant"]
+    assert len(observer_root) == 1
+
+
+def test_unregister_removes_every_handler(
+    setup: tuple[_Room, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]],
+) -> None:
+    room, handlers, _, _, _ = setup
+    handlers.unregister()
+    assert all(not registered for registered in room.handlers.values())
+
+
+def test_participants_already_in_the_room_are_accounted_for(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="worker.handlers")
+    tracer = TracerProvider().get_tracer("t")
+    registry = CollectorRegistry()
+    observer = RoomObserver(tracer.start_span("root"), tracer, WorkerMetrics(registry))
+    room = _Room()
+    early = participant("PA_9", "early")
+    early.track_publications = {"TR_9": publication("TR_9")}
+    room.remote_participants = {"early": early}
+    RoomHandlers(room, observer, allow_pii=True, on_disconnected=lambda: None).register()  # type: ignore[arg-type]
+    assert "Participant connected: early (kind: standard)" in caplog.text
+    assert "Track published: TR_9" in caplog.text
+    assert sample(registry, "agent_worker_active_participants", kind="standard") == 1
+
+
+def test_job_span_is_error_after_a_handler_failure(
+    setup: tuple[_Room, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]],
+) -> None:
+    room, handlers, exporter, _, _ = setup
+    broken = publication()
+    del broken.source
+    room.emit("track_published", broken, participant())
+    handlers._observer.root.end()
+    root = next(s for s in exporter.get_finished_spans() if s.name == "job_entrypoint")
+    assert root.status.status_code is StatusCode.ERROR
+    assert root.events[0].name == "exception"
