@@ -1,0 +1,62 @@
+"""Fixtures of the real-server tier: a livekit-server, a Collector, the worker as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch
+from tests.support.infra import LiveKitServer, OtelCollector
+
+AGENT_NAME = "e2e-agent"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="module")
+def livekit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKitServer]:
+    with LiveKitServer(tmp_path_factory.mktemp("livekit")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def access(livekit: LiveKitServer) -> ServerAccess:
+    return ServerAccess(livekit.url, livekit.api_key, livekit.api_secret)
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OtelCollector]:
+    with OtelCollector(tmp_path_factory.mktemp("collector")) as running:
+        yield running
+
+
+def room_name(prefix: str = "room") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def session(
+    access: ServerAccess,
+    room: str,
+    participants: list[SyntheticParticipant],
+    *,
+    metadata: str = "",
+    publish_seconds: float = 1.5,
+    agent_name: str = AGENT_NAME,
+) -> None:
+    """Dispatch the agent to ``room``, then let the participants join, publish and leave."""
+    await create_dispatch(access, room, agent_name, metadata)
+    await asyncio.wait_for(
+        asyncio.gather(*(p.run(publish_seconds) for p in participants)), timeout=60
+    )
+
+
+def work_dir(tmp_path: Path) -> Path:
+    return tmp_path / "worker"

@@ -1,0 +1,119 @@
+"""A real room session against a real livekit-server, read from the worker's own output."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from devtools.synthetic import ServerAccess, SyntheticParticipant
+from tests.support.infra import LiveKitServer
+from tests.support.worker import WorkerProcess, wait_until
+
+from .conftest import AGENT_NAME, room_name, session
+
+
+def _probe(worker: WorkerProcess) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "worker.health", "--url", worker.health_url, "--timeout", "2"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_room_session_end_to_end(
+    livekit: LiveKitServer, access: ServerAccess, tmp_path: Path
+) -> None:
+    room = room_name("e2e")
+    worker = WorkerProcess(
+        livekit.url, livekit.api_key, livekit.api_secret, tmp_path, env={"AGENT_NAME": AGENT_NAME}
+    )
+    with worker:
+        probe = _probe(worker)
+        assert probe.returncode == 0, probe.stdout
+        assert probe.stdout.startswith("healthy")
+
+        alice = SyntheticParticipant(access, room, "alice-e2e")
+        asyncio.run(session(access, room, [alice]))
+        worker.wait_for_line(r"Job shutting down \(reason: room empty\)", timeout=30)
+
+        expected = [
+            rf"Job received for room: {room} \| room={room} job_id=AJ_",
+            rf"Connected to room: {room} \| room={room}",
+            rf"Participant connected: alice-e2e \(kind: standard\) \| room={room}",
+            rf"Track published: TR_\w+ \(source: microphone, kind: audio\) by alice-e2e \| room={room}",
+            rf"Track unpublished: TR_\w+ \(source: microphone, kind: audio\) by alice-e2e \| room={room}",
+            rf"Participant disconnected: alice-e2e \(reason: client_initiated\) \| room={room}",
+        ]
+        for pattern in expected:
+            (line,) = worker.wait_for_line(pattern, timeout=5)
+            assert " | INFO | " in line
+            assert " trace_id=" in line and " span_id=" in line
+
+        assert worker.descendants(), "the worker runs its jobs in child processes"
+        assert worker.stop(signal.SIGTERM, timeout=30) == 0
+    assert worker.leaked() == []
+    probe = _probe(worker)
+    assert probe.returncode == 1
+    assert probe.stdout.startswith("unhealthy: cannot reach")
+    output = worker.output()
+    assert "Traceback" not in output
+    assert "shutting down worker" in output
+
+
+def test_each_record_is_one_line_in_main_and_job_processes(
+    livekit: LiveKitServer, access: ServerAccess, tmp_path: Path
+) -> None:
+    import json
+
+    room = room_name("json")
+    for command in ("dev", "start"):
+        worker = WorkerProcess(
+            livekit.url,
+            livekit.api_key,
+            livekit.api_secret,
+            tmp_path / command,
+            command=command,
+            env={"AGENT_NAME": AGENT_NAME, "LOG_FORMAT": "json", "WORKER_DRAIN_TIMEOUT": "5"},
+        )
+        with worker:
+            asyncio.run(
+                session(
+                    access,
+                    f"{room}-{command}",
+                    [SyntheticParticipant(access, f"{room}-{command}", "bob")],
+                )
+            )
+            worker.wait_for_line(r"Job shutting down", timeout=30)
+        entries = [json.loads(line) for line in worker.lines() if line.startswith("{")]
+        messages = [e["message"] for e in entries]
+        for message in (
+            "starting worker",
+            "registered worker",
+            f"Job received for room: {room}-{command}",
+        ):
+            assert messages.count(message) == 1, (command, message, messages)
+        job_lines = [e for e in entries if e.get("job_id")]
+        assert job_lines and all(e["room"] == f"{room}-{command}" for e in job_lines)
+        others = [line for line in worker.lines() if not line.startswith("{")]
+        assert others == [], others
+
+
+def test_health_reports_the_lost_connection(tmp_path: Path) -> None:
+    with LiveKitServer(tmp_path / "livekit") as server:
+        worker = WorkerProcess(server.url, server.api_key, server.api_secret, tmp_path / "w")
+        with worker:
+            assert _probe(worker).returncode == 0
+            server.stop()
+            wait_until(lambda: _probe(worker).returncode == 1, 30, what="unhealthy after cut-off")
+            assert "agent_worker_registered 0.0" in worker.scrape()
+            server.start()
+            wait_until(lambda: _probe(worker).returncode == 0, 60, what="healthy after restart")
+            metrics = worker.scrape()
+            assert "agent_worker_registered 1.0" in metrics
+            assert "agent_worker_reconnects_total 1.0" in metrics
+        assert worker.leaked() == []

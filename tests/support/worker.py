@@ -1,0 +1,254 @@
+"""The worker as a real subprocess, for end-to-end tests and the benchmark.
+
+``python -m worker dev|start`` runs in its own process group with its output in a log file;
+the helpers read that output, its metrics and its health, and stop it the way an operator
+or an orchestrator would (SIGTERM, SIGINT). Whatever a test does, the group is killed when
+the context exits, so no process outlives the test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+import psutil
+
+from .infra import REPO_ROOT, free_port
+
+__all__ = ["WorkerProcess", "wait_until"]
+
+_SETTINGS_VARIABLES = (
+    "LIVEKIT_URL",
+    "LIVEKIT_API_KEY",
+    "LIVEKIT_API_SECRET",
+    "AGENT_NAME",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "HEALTH_PORT",
+    "METRICS_PORT",
+    "BIND_HOST",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "ALLOW_PII",
+)
+
+
+def wait_until(
+    condition: Callable[[], Any], timeout: float, *, interval: float = 0.2, what: str = ""
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; bounded in time and count.
+
+    Raises:
+        TimeoutError: the condition stayed false for ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / interval) + 2):
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    raise TimeoutError(f"not within {timeout}s: {what or condition}")
+
+
+class WorkerProcess:
+    """``python -m worker <command>`` with its own ports, metrics directory and log.
+
+    Args:
+        livekit_url: the LiveKit server.
+        api_key: its API key.
+        api_secret: its secret.
+        work_dir: where the log goes.
+        command: ``dev`` or ``start``.
+        env: more variables (settings, ``OTEL_*``).
+        module: the module to run (the benchmark runs a bare SDK worker the same way).
+    """
+
+    def __init__(
+        self,
+        livekit_url: str,
+        api_key: str,
+        api_secret: str,
+        work_dir: Path,
+        *,
+        command: str = "dev",
+        env: Mapping[str, str] | None = None,
+        module: str = "worker",
+    ) -> None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.health_port = free_port()
+        self.metrics_port = free_port()
+        # a short path: the observation socket lives in it and Unix socket paths are short
+        self.metrics_dir = Path(tempfile.mkdtemp(prefix="lkw-"))
+        self.log_path = work_dir / f"{module.replace('.', '-')}-{command}.log"
+        self.command = command
+        inherited = {k: v for k, v in os.environ.items() if k not in _SETTINGS_VARIABLES}
+        inherited = {k: v for k, v in inherited.items() if not k.startswith("OTEL_")}
+        self.env = {
+            **inherited,
+            "PYTHONPATH": str(REPO_ROOT),
+            "LIVEKIT_URL": livekit_url,
+            "LIVEKIT_API_KEY": api_key,
+            "LIVEKIT_API_SECRET": api_secret,
+            "ALLOW_DEV_CREDENTIALS_IN_PRODUCTION": "true",
+            "HEALTH_PORT": str(self.health_port),
+            "METRICS_PORT": str(self.metrics_port),
+            "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
+            "WORKER_NUM_IDLE_PROCESSES": "1",
+            "OTEL_TRACES_EXPORTER": "none",
+            **(env or {}),
+        }
+        self.argv = [sys.executable, "-m", module, command]
+        self.process: subprocess.Popen[bytes] | None = None
+        self._known_pids: set[int] = set()
+
+    @property
+    def health_url(self) -> str:
+        """The SDK's health endpoint."""
+        return f"http://127.0.0.1:{self.health_port}/"
+
+    @property
+    def metrics_url(self) -> str:
+        """The worker's metrics endpoint."""
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def start(self, *, wait_registered: float | None = 60.0) -> None:
+        """Start the worker; wait until it registered with LiveKit unless told not to."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT,
+                env=self.env,
+                start_new_session=True,
+            )
+        if wait_registered is not None:
+            self.wait_for_line(r"registered worker", timeout=wait_registered)
+            wait_until(self._metrics_up, wait_registered, what="metrics endpoint")
+
+    def _metrics_up(self) -> bool:
+        try:
+            return "agent_worker_registered 1.0" in self.scrape()
+        except httpx.HTTPError:
+            return False
+
+    def output(self) -> str:
+        """Everything the worker printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def lines(self) -> list[str]:
+        """The worker's output lines."""
+        return self.output().splitlines()
+
+    def wait_for_line(self, pattern: str, timeout: float = 30.0, count: int = 1) -> list[str]:
+        """Wait until ``count`` output lines match the regular expression ``pattern``."""
+        regex = re.compile(pattern)
+
+        def matching() -> list[str]:
+            found = [line for line in self.lines() if regex.search(line)]
+            if self.process is not None and self.process.poll() is not None and len(found) < count:
+                raise RuntimeError(f"worker exited ({self.process.returncode}):\n{self.tail()}")
+            return found if len(found) >= count else []
+
+        try:
+            result: list[str] = wait_until(matching, timeout, what=pattern)
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}\n--- worker output:\n{self.tail()}") from None
+        return result
+
+    def tail(self, lines: int = 80) -> str:
+        """The last lines of output."""
+        return "\n".join(self.lines()[-lines:])
+
+    def scrape(self, accept: str = "text/plain") -> str:
+        """GET /metrics."""
+        response = httpx.get(self.metrics_url, headers={"Accept": accept}, timeout=10)
+        response.raise_for_status()
+        return response.text
+
+    def descendants(self) -> set[int]:
+        """Pids of every process the worker started (remembered for the leak check)."""
+        if self.process is None:
+            return set()
+        try:
+            pids = {p.pid for p in psutil.Process(self.process.pid).children(recursive=True)}
+        except psutil.NoSuchProcess:
+            pids = set()
+        self._known_pids |= pids
+        return pids
+
+    def send(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the worker's main process only, as an orchestrator does."""
+        assert self.process is not None
+        self.descendants()
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the main process to exit and return its exit code."""
+        assert self.process is not None
+        return self.process.wait(timeout=timeout)
+
+    def leaked(self) -> list[int]:
+        """Processes the worker started that are still alive (not zombies)."""
+        alive = []
+        for pid in self._known_pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                continue
+        return alive
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        """Stop the worker with ``sig``; kill the whole group if it does not exit in time."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.send(sig)
+            try:
+                return self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return None
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group and every remembered descendant."""
+        if self.process is None:
+            return
+        self.descendants()
+        for pid in [self.process.pid, *self._known_pids]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=10)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop(timeout=20)
+        self.kill()
