@@ -1,0 +1,1 @@
+"""Tests of the local dev stack: docker-compose.yml, Dockerfile, Prometheus rules, dashboards."""

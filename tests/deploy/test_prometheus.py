@@ -1,0 +1,157 @@
+"""Prometheus config and rules: promtool checks, rule unit tests, and their coverage.
+
+promtool must be installed (``$PROMTOOL`` or ``PATH``): these tests fail rather than skip
+without it, since the rules are otherwise unchecked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .promql import (
+    PROMETHEUS_DIR,
+    RULES_DIR,
+    check_promql_syntax,
+    find_promtool,
+    iter_recording_rules,
+    known_series_names,
+    metric_names,
+    run_promtool,
+)
+
+CONFIG = PROMETHEUS_DIR / "prometheus.yml"
+ALERTS = RULES_DIR / "alerts.yml"
+RECORDING = RULES_DIR / "recording.yml"
+UNIT_TESTS = PROMETHEUS_DIR / "tests" / "alerts_test.yml"
+
+SEVERITIES = {"critical", "warning", "info"}
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    return [rule for group in load(ALERTS)["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+def promtool_ok(*args: str) -> str:
+    result = run_promtool(*args, cwd=PROMETHEUS_DIR)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    return output
+
+
+def test_promtool_is_installed() -> None:
+    assert Path(find_promtool()).is_file()
+
+
+def test_config_is_valid() -> None:
+    output = promtool_ok("check", "config", str(CONFIG))
+    assert "2 rule files found" in output
+
+
+def test_rule_files_are_valid() -> None:
+    promtool_ok("check", "rules", str(RECORDING), str(ALERTS))
+
+
+def test_rule_unit_tests_pass() -> None:
+    output = promtool_ok("test", "rules", str(UNIT_TESTS))
+    assert "SUCCESS" in output
+
+
+def test_config_loads_every_rule_file() -> None:
+    listed = {(PROMETHEUS_DIR / f).resolve() for f in load(CONFIG)["rule_files"]}
+    assert listed == {p.resolve() for p in RULES_DIR.glob("*.yml")}
+    tested = {(UNIT_TESTS.parent / f).resolve() for f in load(UNIT_TESTS)["rule_files"]}
+    assert tested == listed
+
+
+def test_scrape_jobs() -> None:
+    jobs = {job["job_name"]: job for job in load(CONFIG)["scrape_configs"]}
+    assert {"agent-worker", "livekit-server", "otel-collector", "tempo"} <= set(jobs)
+    worker = jobs["agent-worker"]
+    static = [t for sc in worker["static_configs"] for t in sc["targets"]]
+    assert static == ["host.docker.internal:9464"]
+    (dns,) = worker["dns_sd_configs"]
+    assert (dns["names"], dns["type"], dns["port"]) == (["worker"], "A", 9464)
+
+
+def test_every_alert_is_documented_and_classified() -> None:
+    for rule in alert_rules():
+        name = rule["alert"]
+        assert rule.get("for"), name
+        assert rule["labels"]["severity"] in SEVERITIES, name
+        annotations = rule["annotations"]
+        assert annotations.get("summary"), name
+        # Runbook style: what it means, then numbered things to check.
+        assert "Check: (1)" in annotations.get("description", ""), name
+
+
+def test_the_required_alerts_exist() -> None:
+    exprs = {rule["alert"]: " ".join(str(rule["expr"]).split()) for rule in alert_rules()}
+    assert "agent_worker_registered" in exprs["AgentWorkerNoneRegistered"]
+    assert exprs["AgentWorkerDown"] == 'up{job="agent-worker"} == 0'
+    assert "job_failure_ratio" in exprs["AgentWorkerJobFailureRatioHigh"]
+    assert "dispatch_latency_seconds:p95" in exprs["AgentWorkerDispatchLatencyHigh"]
+    assert "lk_agents_worker_load" in exprs["AgentWorkerLoadNearLimit"]
+    assert exprs["AgentWorkerLoadNearLimit"].endswith("> 0.6")
+    assert "agent_worker_span_export_failures_total" in exprs["AgentWorkerSpanExportFailing"]
+
+
+def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for case in load(UNIT_TESTS)["tests"]:
+        for check in case.get("alert_rule_test") or []:
+            (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
+    names = {rule["alert"] for rule in alert_rules()}
+    assert names - firing == set(), "alerts never tested firing"
+    assert names - quiet == set(), "alerts never tested not firing"
+    assert (firing | quiet) - names == set(), "tests for alerts that do not exist"
+
+
+def test_every_recording_rule_is_unit_tested() -> None:
+    tested = {
+        check["expr"].strip()
+        for case in load(UNIT_TESTS)["tests"]
+        for check in case.get("promql_expr_test") or []
+    }
+    records = {rule.record for rule in iter_recording_rules()}
+    assert records - tested == set()
+
+
+def test_firing_cases_check_labels_and_annotations() -> None:
+    for case in load(UNIT_TESTS)["tests"]:
+        for check in case.get("alert_rule_test") or []:
+            for alert in check.get("exp_alerts") or []:
+                assert alert["exp_labels"].get("severity"), case["name"]
+                assert {"summary", "description"} <= set(alert["exp_annotations"]), case["name"]
+
+
+@pytest.mark.parametrize("kind", ["record", "alert"])
+def test_rules_read_only_metrics_that_exist(kind: str) -> None:
+    known = known_series_names()
+    for path in (RECORDING, ALERTS):
+        for group in load(path)["groups"]:
+            for rule in group["rules"]:
+                if kind in rule:
+                    assert metric_names(str(rule["expr"])) <= known, rule[kind]
+
+
+def test_recording_rule_names_follow_the_convention() -> None:
+    for rule in iter_recording_rules():
+        level, metric, operation = rule.record.split(":")
+        assert level == "instance", rule.record
+        assert metric.startswith("agent_worker_"), rule.record
+        assert operation, rule.record
+        assert "by (job, instance" in rule.expr, rule.record
+
+
+def test_promql_syntax_checker_reports_broken_queries() -> None:
+    failures = check_promql_syntax(["sum(rate(up[5m]))", "sum(rate(up[5m])"])
+    assert list(failures) == ["sum(rate(up[5m])"]
