@@ -143,10 +143,26 @@ class SyntheticParticipant:
             await self._room.disconnect()
             self._room = None
 
-    async def run(self, publish_seconds: float) -> None:
-        """Join, publish for ``publish_seconds``, unpublish, leave."""
+    async def wait_for_agent(self, wait_timeout: float = 30.0) -> rtc.RemoteParticipant:
+        """Wait until an agent participant is in the room (the worker's job connected)."""
+        assert self._room is not None, "join first"
+        room = self._room
+        deadline = asyncio.get_running_loop().time() + wait_timeout
+        while True:
+            for participant in room.remote_participants.values():
+                if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+                    return participant
+            if asyncio.get_running_loop().time() >= deadline:
+                raise TimeoutError(f"no agent joined {self.room} within {wait_timeout}s")
+            await asyncio.sleep(0.05)
+
+    async def run(self, publish_seconds: float, *, wait_for_agent: float | None = None) -> None:
+        """Join, (optionally wait for the agent,) publish for ``publish_seconds``, unpublish,
+        leave."""
         await self.join()
         try:
+            if wait_for_agent is not None:
+                await self.wait_for_agent(wait_for_agent)
             await self.publish()
             await asyncio.sleep(publish_seconds)
             await self.unpublish()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 from aiohttp import web
@@ -19,13 +20,37 @@ from livekit.agents.utils.http_server import HttpServer
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from .multiproc import MultiprocessCompactor
 
-__all__ = ["MetricsEndpoint"]
+__all__ = ["SDK_RENAMES", "MetricsEndpoint"]
 
 logger = logging.getLogger(__name__)
+
+SDK_RENAMES = {
+    "lk_agents_active_job_count": "lk_agents_active_jobs",
+    "lk_agents_child_process_count": "lk_agents_child_processes",
+}
+"""SDK gauges whose names end in ``_count``, which Prometheus reserves for histograms and
+summaries (``promtool check metrics`` flags them); they are exposed under these names."""
+
+
+class _RenamingCollector(Collector):
+    """Exposes ``inner``'s families, renaming those listed in ``renames``."""
+
+    def __init__(self, inner: Collector, renames: dict[str, str]) -> None:
+        self._inner = inner
+        self._renames = renames
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self._inner.collect():
+            new_name = self._renames.get(family.name)
+            if new_name is not None:
+                family.name = new_name
+                family.samples = [s._replace(name=new_name) for s in family.samples]
+            yield family
 
 
 class MetricsEndpoint:
@@ -52,11 +77,12 @@ class MetricsEndpoint:
         self._server = HttpServer(host, port)
         self._server.app.add_routes([web.get("/metrics", self._handle)])
         self.compactor = MultiprocessCompactor(multiproc_dir) if multiproc_dir else None
+        self._registry = CollectorRegistry(auto_describe=True)
         if multiproc_dir is not None:
-            self._registry = CollectorRegistry(auto_describe=True)
-            MultiProcessCollector(self._registry, path=str(multiproc_dir))  # type: ignore[no-untyped-call]
+            source: Collector = MultiProcessCollector(None, path=str(multiproc_dir))  # type: ignore[no-untyped-call]
         else:
-            self._registry = registry
+            source = registry
+        self._registry.register(_RenamingCollector(source, SDK_RENAMES))
         for collector in extra_collectors:
             self._registry.register(collector)
 

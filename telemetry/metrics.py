@@ -14,7 +14,7 @@ mode cannot store, so a job process reports those observations to the main proce
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
@@ -145,6 +145,14 @@ class WorkerMetrics:
             buckets=_LOOP_LAG_BUCKETS,
             registry=registry,
         )
+
+    def initialize_series(self, participant_kinds: Iterable[str]) -> None:
+        """Create the labelled series a dashboard or an alert reads at 0, so that they exist
+        before the first event (and, for the live gauge, between jobs)."""
+        for reason in sorted(JOB_FAILURE_REASONS):
+            self._jobs_failed.labels(reason)
+        for kind in participant_kinds:
+            self._participants.labels(kind).set(0)
 
     def build_info(self, *, version: str, sdk_version: str, agent_name: str) -> None:
         """Publish the running versions (a constant 1 with version labels)."""

@@ -54,6 +54,7 @@ class RoomHandlers:
         self._allow_pii = allow_pii
         self._on_disconnected = on_disconnected
         self._registered: dict[EventTypes, Callable[..., None]] = {}
+        self._disconnected = False
 
     def register(self) -> None:
         """Subscribe to the room's events, and account for participants already there."""
@@ -73,10 +74,18 @@ class RoomHandlers:
             for publication in list(participant.track_publications.values()):
                 self._registered["track_published"](publication, participant)
 
-    def unregister(self) -> None:
-        """Unsubscribe from the room's events."""
-        for event, handler in self._registered.items():
-            self._room.off(event, handler)
+    def close(self) -> None:
+        """Finish the room's record and unsubscribe from its events.
+
+        When the job ends first, the SDK disconnects the room and the ``disconnected`` event
+        may still be queued behind the shutdown; the disconnection is then recorded here,
+        as the client-initiated one it is.
+        """
+        handler = self._registered.get("disconnected")
+        if handler is not None and not self._disconnected:
+            handler(rtc.DisconnectReason.CLIENT_INITIATED)
+        for event, registered in self._registered.items():
+            self._room.off(event, registered)
         self._registered.clear()
 
     def participant_connected(self, participant: rtc.RemoteParticipant) -> None:
@@ -116,6 +125,9 @@ class RoomHandlers:
 
     def disconnected(self, reason: int) -> None:
         """The job's room connection ended."""
+        if self._disconnected:
+            return
+        self._disconnected = True
         with self._observer.context_of():
             label = self._observer.room_disconnected(reason)
             logger.info("Room disconnected (reason: %s)", label)

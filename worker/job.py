@@ -125,10 +125,10 @@ class JobRuntime:
             return
         self._finished = True
         self._report(JOB_DURATION)
-        self.observer.close()
         if self._handlers is not None:
-            self._handlers.unregister()
             self.ctx.room.off("participant_disconnected", self._end_when_empty)
+            self._handlers.close()
+        self.observer.close()
         if self._lag_task is not None:
             self._lag_task.cancel()
         self._reporter.close()

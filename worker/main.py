@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from livekit.agents import JobContext, JobProcess, JobRequest, cli
+from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest, cli
 from livekit.plugins import silero
 
 from telemetry.metrics import get_metrics
@@ -20,6 +20,39 @@ from .server import WorkerServer
 from .settings import settings
 
 logger = logging.getLogger(__name__)
+
+# the module of the span exporter prewarm creates, by OTLP protocol
+_OTLP_EXPORTER_MODULES = {
+    "grpc": "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
+    "http/protobuf": "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+}
+
+
+def _forkserver_preload() -> list[str]:
+    """What every job process would otherwise import for itself, imported once.
+
+    Job processes are forked from the SDK's forkserver; each imports this module (for prewarm
+    and the entrypoint: the settings, OpenTelemetry, prometheus_client) and, in prewarm, the
+    span exporter, about 0.2 s of CPU per job. Imported in the forkserver, they are inherited
+    (see bench/README.md). Nothing here opens a connection or starts a thread before the fork.
+    """
+    modules = [__name__]
+    if settings.OTEL_TRACES_EXPORTER == "otlp":
+        traces = settings.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
+        modules.append(_OTLP_EXPORTER_MODULES[traces or settings.OTEL_EXPORTER_OTLP_PROTOCOL])
+    return modules
+
+
+def job_count_load(agent_server: AgentServer) -> float:
+    """The worker's load as the share of ``WORKER_MAX_JOBS`` its jobs take.
+
+    The SDK's default load is the CPU use of the whole machine (or container). Where the
+    worker shares the machine, that measures its neighbours too, and the LiveKit server stops
+    dispatching to a worker whose load nears 1 even in dev mode; counting jobs does not.
+    """
+    assert settings.WORKER_MAX_JOBS is not None
+    return min(len(agent_server.active_jobs) / settings.WORKER_MAX_JOBS, 1.0)
+
 
 server = WorkerServer(
     ws_url=settings.LIVEKIT_URL,
@@ -33,10 +66,12 @@ server = WorkerServer(
     # loading the VAD model takes seconds on a busy machine; the SDK's default is 10 s
     initialize_process_timeout=30.0,
     log_level=settings.sdk_log_level,
+    load_fnc=job_count_load if settings.WORKER_MAX_JOBS else None,
     metrics_host=settings.BIND_HOST,
     metrics_port=settings.METRICS_PORT,
     metrics_dir=settings.metrics_dir,
     version=__version__,
+    preload_modules=_forkserver_preload(),
 )
 
 

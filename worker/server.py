@@ -26,6 +26,7 @@ from livekit.agents.version import __version__ as sdk_version
 
 from telemetry.exemplars import ExemplarHistograms, ObservationReceiver
 from telemetry.exposition import MetricsEndpoint
+from telemetry.labels import PARTICIPANT_KINDS
 from telemetry.loop_lag import monitor_loop_lag
 from telemetry.metrics import WorkerMetrics, get_metrics
 
@@ -113,6 +114,7 @@ class WorkerServer(AgentServer):
             version=self._version, sdk_version=sdk_version, agent_name=self._agent_name
         )
         metrics.registration_changed(False)
+        metrics.initialize_series(PARTICIPANT_KINDS)
         self._tasks.append(asyncio.create_task(self._start_endpoint(), name="metrics_endpoint"))
 
     def _on_registered(self, worker_id: str, server_info: Any) -> None:

@@ -70,6 +70,8 @@ class RuntimeSettings(BaseSettings):
 
     WORKER_NUM_IDLE_PROCESSES: int = Field(default=3, ge=0)
     WORKER_DRAIN_TIMEOUT: int = Field(default=600, ge=0)
+    # None: the SDK's load (the machine's CPU use); a number: active jobs / this number
+    WORKER_MAX_JOBS: int | None = Field(default=None, ge=1)
 
     # health (the SDK's /, /worker) and Prometheus are two ports on one bind host
     BIND_HOST: str = "127.0.0.1"

@@ -298,8 +298,8 @@ WORKER_METRICS = {
     "agent_worker_span_export_failures_total": "counter",
     "agent_worker_spans_dropped_total": "counter",
     "agent_worker_event_loop_lag_seconds": "histogram",
-    "lk_agents_active_job_count": "gauge",
-    "lk_agents_child_process_count": "gauge",
+    "lk_agents_active_jobs": "gauge",
+    "lk_agents_child_processes": "gauge",
     "lk_agents_worker_load": "gauge",
     "lk_agents_proc_initialize_duration_seconds": "histogram",
 }

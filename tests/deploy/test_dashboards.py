@@ -612,9 +612,9 @@ def test_worker_overview_covers_the_questions_it_answers() -> None:
     text = " ".join(t.get("expr", "") for p in iter_panels(dashboard) for t in p.get("targets", []))
     for metric in (
         "agent_worker_registered",
-        "lk_agents_active_job_count",
+        "lk_agents_active_jobs",
         "lk_agents_worker_load",
-        "lk_agents_child_process_count",
+        "lk_agents_child_processes",
         "agent_worker_jobs_received_total",
         "agent_worker_jobs_failed_total",
         "agent_worker_dispatch_latency_seconds_bucket",

@@ -50,11 +50,16 @@ async def session(
     metadata: str = "",
     publish_seconds: float = 1.5,
     agent_name: str = AGENT_NAME,
+    wait_for_agent: float | None = 45.0,
 ) -> None:
-    """Dispatch the agent to ``room``, then let the participants join, publish and leave."""
+    """Dispatch the agent to ``room``; the participants join, wait for the agent, publish
+    and leave."""
     await create_dispatch(access, room, agent_name, metadata)
     await asyncio.wait_for(
-        asyncio.gather(*(p.run(publish_seconds) for p in participants)), timeout=60
+        asyncio.gather(
+            *(p.run(publish_seconds, wait_for_agent=wait_for_agent) for p in participants)
+        ),
+        timeout=90,
     )
 
 

@@ -79,3 +79,13 @@ def test_label_values_come_from_closed_sets() -> None:
     assert labels.disconnect_reason(999) == "unknown_reason"
     assert labels.disconnect_reason(None) == "unknown_reason"
     assert {"standard", "sip", "agent", "unknown"} <= labels.PARTICIPANT_KINDS
+
+
+def test_series_exist_before_the_first_event(
+    metrics: WorkerMetrics, registry: CollectorRegistry
+) -> None:
+    metrics.initialize_series(["standard", "sip"])
+    for reason in ("entrypoint_error", "handler_error", "process_exited"):
+        assert registry.get_sample_value("agent_worker_jobs_failed_total", {"reason": reason}) == 0
+    for kind in ("standard", "sip"):
+        assert registry.get_sample_value("agent_worker_active_participants", {"kind": kind}) == 0

@@ -124,12 +124,20 @@ def test_a_raising_handler_is_recorded_and_the_room_goes_on(
     assert len(observer_root) == 1
 
 
-def test_unregister_removes_every_handler(
+def test_close_records_a_pending_disconnection_and_removes_every_handler(
     setup: tuple[_Room, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    room, handlers, _, _, _ = setup
-    handlers.unregister()
+    room, handlers, _, registry, cleaned = setup
+    handlers.close()
     assert all(not registered for registered in room.handlers.values())
+    assert "Room disconnected (reason: client_initiated)" in caplog.text
+    assert cleaned == ["done"]
+    reason = {"reason": "client_initiated"}
+    assert sample(registry, "agent_worker_room_disconnections_total", **reason) == 1
+    room.emit("disconnected", rtc.DisconnectReason.CLIENT_INITIATED)  # late event: ignored
+    handlers.close()
+    assert sample(registry, "agent_worker_room_disconnections_total", **reason) == 1
 
 
 def test_participants_already_in_the_room_are_accounted_for(
