@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# Builds or installs the real servers the integration tests run (once per machine) and prints their paths.
+set -euo pipefail
+shopt -s inherit_errexit
+
+usage() {
+    cat >&2 <<'EOF'
+usage: scripts/ensure-infra.sh livekit-server|otelcol|prometheus|promtool|all
+
+Prints the absolute path of the requested binary on stdout, building or installing it first
+if it is not cached yet (progress goes to stderr). "all" prepares everything and prints only
+a summary on stderr.
+
+Environment:
+  LKAW_INFRA_CACHE  cache root (default: $HOME/.cache/livekit-agent-worker)
+EOF
+}
+
+readonly LIVEKIT_VERSION=v1.13.5
+# Keep in step with every module version in deploy/collector/builder-config.yaml.
+readonly OCB_VERSION=v0.161.0
+# A lock holder may be mid-build (several minutes on a cold Go cache), so wait generously.
+readonly LOCK_WAIT_SECONDS=2400
+
+REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+readonly REPO_ROOT
+readonly MANIFEST="$REPO_ROOT/deploy/collector/builder-config.yaml"
+readonly CACHE_ROOT="${LKAW_INFRA_CACHE:-$HOME/.cache/livekit-agent-worker}"
+
+log() { printf '[ensure-infra] %s\n' "$*" >&2; }
+die() {
+    log "ERROR: $*"
+    exit 1
+}
+
+# Runs "$@" while holding an exclusive flock on $1 (a subshell, so the lock and any EXIT trap
+# set by the command end with it).
+with_lock() {
+    local lock=$1
+    shift
+    mkdir -p "$(dirname "$lock")"
+    (
+        if ! flock -n 9; then
+            log "waiting for another build to release $lock"
+            flock -w "$LOCK_WAIT_SECONDS" 9 || die "timed out after ${LOCK_WAIT_SECONDS}s waiting for $lock"
+        fi
+        "$@"
+    ) 9>"$lock"
+}
+
+# The build dir of the current locked subshell; global because the EXIT trap that removes it
+# runs after the function that created it has returned.
+BUILD_TMP=""
+cleanup_build_tmp() { [[ -z $BUILD_TMP ]] || rm -rf "$BUILD_TMP"; }
+
+# Temp dirs live next to the final binary so the closing mv is an atomic rename; leftovers of
+# killed builds are removed by the next build, which holds the lock and so cannot race them.
+new_build_dir() {
+    local dir=$1
+    mkdir -p "$dir"
+    find "$dir" -maxdepth 1 -name '.build.*' -exec rm -rf {} + 2>/dev/null || true
+    mktemp -d "$dir/.build.XXXXXX"
+}
+
+find_go() {
+    if command -v go >/dev/null 2>&1; then
+        command -v go
+    elif [[ -x /usr/local/go/bin/go ]]; then
+        echo /usr/local/go/bin/go
+    else
+        die "Go toolchain not found (neither 'go' on PATH nor /usr/local/go/bin/go); install Go 1.26+ from https://go.dev/dl/"
+    fi
+}
+
+# ---------------------------------------------------------------------------- livekit-server
+
+livekit_bin() { echo "$CACHE_ROOT/livekit-server/$LIVEKIT_VERSION/livekit-server"; }
+
+build_livekit_locked() {
+    local dir bin tmp go start
+    bin=$(livekit_bin)
+    dir=$(dirname "$bin")
+    [[ -x $bin ]] && return 0
+    go=$(find_go)
+    BUILD_TMP=$(new_build_dir "$dir")
+    tmp=$BUILD_TMP
+    trap cleanup_build_tmp EXIT
+    start=$SECONDS
+    log "building livekit-server $LIVEKIT_VERSION with $("$go" env GOVERSION) (several minutes on a cold Go cache)"
+    GOBIN="$tmp" "$go" install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_VERSION" >&2
+    "$tmp/server" --version >&2 || die "freshly built livekit-server does not run"
+    mv -f "$tmp/server" "$bin"
+    log "built livekit-server in $((SECONDS - start))s -> $bin"
+}
+
+ensure_livekit() {
+    [[ -x $(livekit_bin) ]] || with_lock "$CACHE_ROOT/livekit-server/.lock" build_livekit_locked
+    livekit_bin
+}
+
+# ------------------------------------------------------------------------------------ otelcol
+
+ocb_bin() { echo "$CACHE_ROOT/ocb/$OCB_VERSION/ocb"; }
+
+install_ocb_locked() {
+    local dir bin tmp go
+    bin=$(ocb_bin)
+    dir=$(dirname "$bin")
+    [[ -x $bin ]] && return 0
+    go=$(find_go)
+    BUILD_TMP=$(new_build_dir "$dir")
+    tmp=$BUILD_TMP
+    trap cleanup_build_tmp EXIT
+    log "installing ocb $OCB_VERSION"
+    GOBIN="$tmp" "$go" install "go.opentelemetry.io/collector/cmd/builder@$OCB_VERSION" >&2
+    mv -f "$tmp/builder" "$bin"
+}
+
+otelcol_bin() {
+    local hash
+    [[ -f $MANIFEST ]] || die "collector manifest missing: $MANIFEST"
+    # The manifest hash is part of the key so editing the component list triggers a rebuild.
+    hash=$(sha256sum "$MANIFEST" | cut -c1-12)
+    echo "$CACHE_ROOT/otelcol/$OCB_VERSION-$hash/otelcol"
+}
+
+build_otelcol_locked() {
+    local dir bin tmp go ocb start built
+    bin=$(otelcol_bin)
+    dir=$(dirname "$bin")
+    [[ -x $bin ]] && return 0
+    grep -q "otlpreceiver $OCB_VERSION\$" "$MANIFEST" ||
+        die "${MANIFEST#"$REPO_ROOT"/} does not pin the collector modules at $OCB_VERSION (the ocb version)"
+    with_lock "$CACHE_ROOT/ocb/.lock" install_ocb_locked
+    ocb=$(ocb_bin)
+    go=$(find_go)
+    BUILD_TMP=$(new_build_dir "$dir")
+    tmp=$BUILD_TMP
+    trap cleanup_build_tmp EXIT
+    start=$SECONDS
+    log "building otelcol with ocb $OCB_VERSION from ${MANIFEST#"$REPO_ROOT"/} (several minutes on a cold Go cache)"
+    cp "$MANIFEST" "$tmp/builder-config.yaml"
+    # ocb resolves the manifest's relative output_path against its working directory, looks
+    # up "go" on PATH, and always creates a (then unused) default output dir under TMPDIR.
+    (
+        cd "$tmp"
+        PATH="$(dirname "$go"):$PATH" TMPDIR="$tmp" \
+            "$ocb" --config builder-config.yaml --ldflags='-s -w' >&2
+    )
+    built=$(find "$tmp/_build" -maxdepth 1 -type f -name 'otelcol*' -perm -u+x | head -n 1)
+    [[ -n $built ]] || die "ocb finished but produced no otelcol binary under $tmp/_build"
+    "$built" --version >&2 || die "freshly built otelcol does not run"
+    cp "$MANIFEST" "$dir/builder-config.yaml"
+    mv -f "$built" "$bin"
+    log "built otelcol in $((SECONDS - start))s -> $bin"
+}
+
+ensure_otelcol() {
+    [[ -x $(otelcol_bin) ]] || with_lock "$CACHE_ROOT/otelcol/.lock" build_otelcol_locked
+    otelcol_bin
+}
+
+# ------------------------------------------------------------------------ prometheus/promtool
+
+# Prefix for commands that need root (global: also used by an EXIT trap).
+SUDO=()
+
+have_prometheus() { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; }
+
+# True if something listens on TCP port $1 (reads /proc so neither ss nor netstat is needed).
+port_listening() {
+    local hex
+    hex=$(printf ':%04X ' "$1")
+    # Field 4 is the socket state; 0A is LISTEN.
+    awk -v p="$hex" 'NR > 1 && index($2 " ", p) && $4 == "0A" { found = 1 } END { exit !found }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+install_prometheus_locked() {
+    local policy=/usr/sbin/policy-rc.d added_policy=0
+    have_prometheus && return 0
+    command -v apt-get >/dev/null 2>&1 ||
+        die "prometheus/promtool not on PATH and apt-get is unavailable; install Prometheus 2.x or 3.x"
+    if [[ $(id -u) -ne 0 ]]; then
+        sudo -n true 2>/dev/null ||
+            die "prometheus/promtool not on PATH; run: sudo apt-get install -y --no-install-recommends prometheus"
+        SUDO=(sudo -n)
+    fi
+    # The package's postinst starts the Debian service; a policy-rc.d that exits 101 forbids it.
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+        "${SUDO[@]}" chmod 755 "$policy"
+        added_policy=1
+        trap '"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    log "installing Debian package prometheus"
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends prometheus >&2
+    # Belt and braces in case the service was started anyway (e.g. a policy-rc.d we did not own).
+    if [[ -x /etc/init.d/prometheus ]] && "${SUDO[@]}" /etc/init.d/prometheus status >/dev/null 2>&1; then
+        log "stopping the Debian prometheus service started by the package"
+        "${SUDO[@]}" /etc/init.d/prometheus stop >&2 || true
+    fi
+    if ((added_policy)); then
+        "${SUDO[@]}" rm -f "$policy"
+        trap - EXIT
+    fi
+    if port_listening 9090; then
+        log "warning: something listens on :9090 (tests use free ports, so this is harmless to them)"
+    fi
+    have_prometheus || die "prometheus package installed but prometheus/promtool still not on PATH"
+}
+
+ensure_prometheus_pkg() {
+    have_prometheus || with_lock "$CACHE_ROOT/prometheus/.lock" install_prometheus_locked
+}
+
+abs_command() {
+    local p
+    p=$(command -v "$1") || die "$1 not found on PATH"
+    [[ $p == /* ]] || p="$(cd "$(dirname "$p")" && pwd)/$(basename "$p")"
+    echo "$p"
+}
+
+# ----------------------------------------------------------------------------------- main
+
+main() {
+    [[ $# -eq 1 ]] || {
+        usage
+        exit 2
+    }
+    command -v flock >/dev/null 2>&1 || die "flock not found (Debian package util-linux)"
+    case $1 in
+    livekit-server) ensure_livekit ;;
+    otelcol) ensure_otelcol ;;
+    prometheus | promtool)
+        ensure_prometheus_pkg
+        abs_command "$1"
+        ;;
+    all)
+        local lk oc start=$SECONDS
+        lk=$(ensure_livekit)
+        oc=$(ensure_otelcol)
+        ensure_prometheus_pkg
+        log "ready in $((SECONDS - start))s:"
+        log "  livekit-server $lk"
+        log "  otelcol        $oc"
+        log "  prometheus     $(abs_command prometheus)"
+        log "  promtool       $(abs_command promtool)"
+        ;;
+    -h | --help)
+        usage
+        ;;
+    *)
+        usage
+        exit 2
+        ;;
+    esac
+}
+
+main "$@"
