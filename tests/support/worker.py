@@ -105,6 +105,9 @@ class WorkerProcess:
             "METRICS_PORT": str(self.metrics_port),
             "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
             "WORKER_NUM_IDLE_PROCESSES": "1",
+            # the SDK's CPU-based load counts the whole test machine, and the server stops
+            # dispatching near load 1; count jobs instead
+            "WORKER_MAX_JOBS": "100",
             "OTEL_TRACES_EXPORTER": "none",
             **(env or {}),
         }
