@@ -781,6 +781,8 @@ class Prometheus(_Server):
                 f"--storage.tsdb.path={work_dir / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--web.enable-lifecycle",
+                # the worker's latency histograms carry trace_id exemplars
+                "--enable-feature=exemplar-storage",
             ],
             log_dir=work_dir,
             ready=_http_ok(f"{self.url}/-/ready"),
@@ -811,6 +813,12 @@ class Prometheus(_Server):
         result = data.get("result", [])
         # Scalars and strings come back as a bare [ts, "v"] pair; wrap for a uniform type.
         return list(result) if data.get("resultType") in ("vector", "matrix") else [result]
+
+    def query_exemplars(self, expr: str, seconds: float = 600.0) -> list[dict[str, Any]]:
+        """The exemplars of the series ``expr`` selects, over the last ``seconds``."""
+        end = time.time()
+        params = {"query": expr, "start": f"{end - seconds:.3f}", "end": f"{end:.3f}"}
+        return list(self._api("/api/v1/query_exemplars", params))
 
     def wait_for_targets_up(self, timeout: float = 30.0) -> list[dict[str, Any]]:
         """Waits until every configured target has been scraped successfully.

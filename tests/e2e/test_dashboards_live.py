@@ -1,0 +1,128 @@
+"""After a real session scraped by a real Prometheus, every dashboard query returns data.
+
+The worker, livekit-server and the Collector run for real; Prometheus scrapes them with the
+shipped recording and alerting rules. Each Prometheus query of each dashboard panel, and
+each recording rule, is then evaluated; a failure names the dashboard and the panel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from devtools.synthetic import ServerAccess, SyntheticParticipant
+from tests.deploy.promql import iter_panel_queries, iter_recording_rules
+from tests.support.infra import REPO_ROOT, LiveKitServer, OtelCollector, Prometheus
+from tests.support.worker import WorkerProcess, wait_until
+
+from .conftest import AGENT_NAME, room_name, session
+
+DASHBOARDS = REPO_ROOT / "dashboards"
+RULES = REPO_ROOT / "deploy" / "prometheus" / "rules"
+
+
+@pytest.fixture(scope="module")
+def scraped_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    work = tmp_path_factory.mktemp("stack")
+    with (
+        LiveKitServer(work / "livekit") as livekit,
+        OtelCollector(work / "collector") as collector,
+    ):
+        worker = WorkerProcess(
+            livekit.url,
+            livekit.api_key,
+            livekit.api_secret,
+            work / "worker",
+            env={
+                "AGENT_NAME": AGENT_NAME,
+                "WORKER_NUM_IDLE_PROCESSES": "2",
+                "OTEL_TRACES_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_grpc_endpoint,
+            },
+        )
+        with worker:
+            targets = [
+                ("agent-worker", f"127.0.0.1:{worker.metrics_port}"),
+                ("livekit-server", f"127.0.0.1:{livekit.prometheus_port}"),
+                ("otel-collector", collector.metrics_target),
+            ]
+            rules = sorted(RULES.glob("*.yml"))
+            with Prometheus(work / "prometheus", targets, rule_files=rules) as prometheus:
+                prometheus.wait_for_targets_up(timeout=60)
+                access = ServerAccess(livekit.url, livekit.api_key, livekit.api_secret)
+                asyncio.run(_traffic(access))
+                worker.wait_for_line("Job shutting down", timeout=60, count=3)
+                # a few scrapes and rule evaluations after the last job ended
+                # rate() needs two samples of a series: wait until the counters that first
+                # appeared at the end of the session have been scraped a few times
+                wait_until(
+                    lambda: prometheus.query(
+                        "min(count_over_time(agent_worker_room_disconnections_total[1m])) >= 4"
+                    ),
+                    60,
+                    what="the session's last counters scraped",
+                )
+                yield prometheus
+
+
+async def _traffic(access: ServerAccess) -> None:
+    rooms = [room_name("dash") for _ in range(3)]
+    await asyncio.gather(
+        *(
+            session(
+                access,
+                room,
+                [
+                    SyntheticParticipant(access, room, f"{room}-a", tracks=2),
+                    SyntheticParticipant(access, room, f"{room}-b"),
+                ],
+                publish_seconds=12,
+            )
+            for room in rooms
+        )
+    )
+
+
+def _dashboard_queries() -> list[tuple[str, str, str]]:
+    return [
+        (query.dashboard, query.panel, query.expr)
+        for path in sorted(DASHBOARDS.glob("*.json"))
+        for query in iter_panel_queries(path)
+    ]
+
+
+@pytest.mark.timeout(600)
+def test_every_dashboard_query_returns_data(scraped_session: Prometheus) -> None:
+    queries = _dashboard_queries()
+    assert len(queries) > 30
+    empty = [
+        f"{dashboard} / {panel}: {expr}"
+        for dashboard, panel, expr in queries
+        if not scraped_session.query(expr)
+    ]
+    assert not empty, "panels without data:\n" + "\n".join(empty)
+
+
+@pytest.mark.timeout(600)
+def test_every_recording_rule_returns_data(scraped_session: Prometheus) -> None:
+    rules = list(iter_recording_rules())
+    assert rules
+    empty = [
+        f"{rule.file} / {rule.record}" for rule in rules if not scraped_session.query(rule.record)
+    ]
+    assert not empty, "recording rules without data:\n" + "\n".join(empty)
+
+
+@pytest.mark.timeout(600)
+def test_latency_exemplars_lead_to_traces(scraped_session: Prometheus) -> None:
+    exemplars = scraped_session.query_exemplars("agent_worker_dispatch_latency_seconds_bucket")
+    trace_ids = {e["labels"]["trace_id"] for series in exemplars for e in series["exemplars"]}
+    assert trace_ids, "no trace_id exemplars stored"
+    assert all(len(t) == 32 for t in trace_ids)
+
+
+def test_no_alert_fires_after_a_healthy_session(scraped_session: Prometheus) -> None:
+    firing = scraped_session.query('ALERTS{alertstate="firing"}')
+    assert firing == [], firing
