@@ -117,3 +117,30 @@ def test_health_reports_the_lost_connection(tmp_path: Path) -> None:
             assert "agent_worker_registered 1.0" in metrics
             assert "agent_worker_reconnects_total 1.0" in metrics
         assert worker.leaked() == []
+
+
+def test_demo_traffic_is_served_and_bounded(livekit: LiveKitServer, tmp_path: Path) -> None:
+    import os
+
+    worker = WorkerProcess(
+        livekit.url, livekit.api_key, livekit.api_secret, tmp_path, env={"AGENT_NAME": AGENT_NAME}
+    )
+    with worker:
+        env = {
+            **os.environ,
+            "LIVEKIT_URL": livekit.url,
+            "LIVEKIT_API_KEY": livekit.api_key,
+            "LIVEKIT_API_SECRET": livekit.api_secret,
+            "AGENT_NAME": AGENT_NAME,
+        }
+        demo = subprocess.run(
+            [sys.executable, "-m", "devtools.demo_traffic", "--rooms", "2", "--seconds", "2"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert demo.stdout.count("participant(s) published for 2s and left") == 2
+        worker.wait_for_line(r"Job shutting down \(reason: room empty\)", timeout=30, count=2)
