@@ -19,8 +19,8 @@ from aiohttp import web
 from livekit.agents.utils.http_server import HttpServer
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from .multiproc import MultiprocessCompactor

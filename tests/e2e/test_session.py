@@ -45,14 +45,17 @@ def test_room_session_end_to_end(
             rf"Job received for room: {room} \| room={room} job_id=AJ_",
             rf"Connected to room: {room} \| room={room}",
             rf"Participant connected: alice-e2e \(kind: standard\) \| room={room}",
-            rf"Track published: TR_\w+ \(source: microphone, kind: audio\) by alice-e2e \| room={room}",
-            rf"Track unpublished: TR_\w+ \(source: microphone, kind: audio\) by alice-e2e \| room={room}",
+            rf"Track published: TR_\w+ \(source: microphone, kind: audio\) by alice-e2e \| "
+            rf"room={room}",
+            rf"Track unpublished: TR_\w+ \(source: microphone, kind: audio\) by alice-e2e \| "
+            rf"room={room}",
             rf"Participant disconnected: alice-e2e \(reason: client_initiated\) \| room={room}",
         ]
         for pattern in expected:
             (line,) = worker.wait_for_line(pattern, timeout=5)
             assert " | INFO | " in line
-            assert " trace_id=" in line and " span_id=" in line
+            assert " trace_id=" in line
+            assert " span_id=" in line
 
         assert worker.descendants(), "the worker runs its jobs in child processes"
         assert worker.stop(signal.SIGTERM, timeout=30) == 0
@@ -98,7 +101,8 @@ def test_each_record_is_one_line_in_main_and_job_processes(
         ):
             assert messages.count(message) == 1, (command, message, messages)
         job_lines = [e for e in entries if e.get("job_id")]
-        assert job_lines and all(e["room"] == f"{room}-{command}" for e in job_lines)
+        assert job_lines
+        assert all(e["room"] == f"{room}-{command}" for e in job_lines)
         others = [line for line in worker.lines() if not line.startswith("{")]
         assert others == [], others
 

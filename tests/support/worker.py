@@ -8,6 +8,7 @@ the context exits, so no process outlives the test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -237,10 +238,8 @@ class WorkerProcess:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 continue
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=10)
 
     def __enter__(self) -> Self:
