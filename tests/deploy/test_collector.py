@@ -1,4 +1,4 @@
-"""The shipped Collector config, validated by a real Collector with the compose image's components."""
+"""The shipped Collector config, validated by a Collector built with the image's components."""
 
 from __future__ import annotations
 
