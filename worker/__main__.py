@@ -25,7 +25,7 @@ def _main() -> None:
 
     from .logging import setup_logging
 
-    setup_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+    setup_logging(settings.LOG_LEVEL, settings.LOG_FORMAT, allow_pii=settings.ALLOW_PII)
 
     from .main import run
 

@@ -60,6 +60,32 @@ def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     }
 
 
+class _RoomNameFilter(logging.Filter):
+    """With personal data disallowed, names each record's room by its sid, never its name.
+
+    The SDK puts the room's name on records as ``room``: on its own lines about a job, and
+    on every line a job process forwards, overwriting the sid the job set; the Rust SDK also
+    quotes the name in messages (``room "name"``). Both are replaced by the record's
+    ``room_id``; only the quoted form in a message, so a short name cannot mangle the text.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = getattr(record, "room", None)
+        sid = getattr(record, "room_id", None)
+        if not isinstance(name, str) or not name or name == sid:
+            return True
+        replacement = sid if isinstance(sid, str) and sid else "<room>"
+        record.room = replacement
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a broken format call; the handler reports it
+            return True
+        quoted = f'"{name}"'
+        if quoted in message:
+            record.msg, record.args = message.replace(quoted, f'"{replacement}"'), None
+        return True
+
+
 class TextFormatter(logging.Formatter):
     """``time | LEVEL | logger | message | key=value …`` on exactly one line."""
 
@@ -102,13 +128,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=True)
 
 
-def setup_logging(level: str, fmt: str, *, stream: TextIO | None = None) -> logging.Handler:
+def setup_logging(
+    level: str, fmt: str, *, stream: TextIO | None = None, allow_pii: bool = True
+) -> logging.Handler:
     """Install the project's single root handler; calling it again replaces it.
 
     Args:
         level: a level name (``TRACE``, ``DEBUG``, ``INFO``, ``WARN``/``WARNING``, …).
         fmt: ``"text"`` or ``"json"``.
         stream: where lines go, stdout by default.
+        allow_pii: False names rooms by sid in every line (``ALLOW_PII``).
 
     Returns:
         The installed handler.
@@ -121,6 +150,8 @@ def setup_logging(level: str, fmt: str, *, stream: TextIO | None = None) -> logg
 
     handler = _ProjectHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    if not allow_pii:
+        handler.addFilter(_RoomNameFilter())
     root.addHandler(handler)
     root.setLevel(numeric)
 
@@ -133,7 +164,7 @@ def setup_logging(level: str, fmt: str, *, stream: TextIO | None = None) -> logg
         logging.getLogger(name).setLevel(logging.CRITICAL)
     # library warnings (warnings.warn) become records too, one line each
     logging.captureWarnings(True)
-    _take_over_sdk_logging(fmt)
+    _take_over_sdk_logging(fmt, allow_pii)
     return handler
 
 
@@ -149,7 +180,7 @@ def _is_sdk_stdout_handler(handler: logging.Handler) -> bool:
     )
 
 
-def _take_over_sdk_logging(fmt: str) -> None:
+def _take_over_sdk_logging(fmt: str, allow_pii: bool) -> None:
     """Make the SDK CLI's logging setup install this module's handler instead of its own.
 
     ``livekit.agents.cli.cli._run_worker`` calls its module-level ``setup_logging`` after the
@@ -162,7 +193,7 @@ def _take_over_sdk_logging(fmt: str) -> None:
     def _setup_from_sdk(
         log_level: str, devmode: bool, console: bool, compact: bool = False
     ) -> None:
-        setup_logging(log_level, fmt)
+        setup_logging(log_level, fmt, allow_pii=allow_pii)
 
     # the module does not list it in __all__; it is still the name `_run_worker` calls
     setattr(sdk_cli, "setup_logging", _setup_from_sdk)  # noqa: B010

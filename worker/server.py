@@ -7,8 +7,8 @@ taking jobs, waits for running jobs (``drain``, production mode only) and closes
 
 What this class adds: the ``/metrics`` endpoint on its own port (see
 ``telemetry.exposition``), the socket on which job processes report exemplar observations,
-the registration state as metrics, a health answer that turns unhealthy as soon as the
-worker loses its LiveKit connection (the SDK's only does after every retry failed), the
+the registration state as metrics, a health answer that is unhealthy whenever the worker is
+not registered with LiveKit (the SDK's only turns so after every retry failed), the
 count of job processes that died with a job, and the shutdown of all of it.
 """
 
@@ -86,10 +86,11 @@ class WorkerServer(AgentServer):
 
     # The SDK's health answer reads `_connection_failed` and sets it only after its last
     # retry; `_connecting` is True from each connection attempt until registration. The
-    # properties below report "not registered" through both, at the moment it happens.
+    # properties below report "not registered" through both, at the moment it happens:
+    # before the first registration too (refused credentials never register).
     @property
     def _connection_failed(self) -> bool:
-        return self._failed or (self._registrations > 0 and not self._registered)
+        return self._failed or not self._registered
 
     @_connection_failed.setter
     def _connection_failed(self, value: bool) -> None:

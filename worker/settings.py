@@ -135,6 +135,19 @@ class RuntimeSettings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _check_secret_given(self) -> RuntimeSettings:
+        # the default secret is the dev server's: with any other key it is a forgotten
+        # secret, which would only surface later as a failed registration
+        if (
+            self.LIVEKIT_API_KEY != DEV_API_KEY
+            and "LIVEKIT_API_SECRET" not in self.model_fields_set
+        ):
+            raise ValueError(
+                "LIVEKIT_API_SECRET: must be set when LIVEKIT_API_KEY is not the dev key"
+            )
+        return self
+
     @property
     def sdk_log_level(self) -> str:
         """The level in the SDK's spelling (it knows ``WARN``, not ``WARNING``)."""

@@ -204,16 +204,23 @@ class WorkerProcess:
         assert self.process is not None
         return self.process.wait(timeout=timeout)
 
-    def leaked(self) -> list[int]:
-        """Processes the worker started that are still alive (not zombies)."""
-        alive = []
-        for pid in self._known_pids:
-            try:
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                    alive.append(pid)
-            except psutil.NoSuchProcess:
-                continue
-        return alive
+    def leaked(self, grace: float = 15.0) -> list[int]:
+        """Processes the worker started that are still alive (not zombies) after ``grace``
+        seconds; the SDK's forkserver exits a moment after the worker itself."""
+
+        def alive() -> list[int]:
+            pids = []
+            for pid in self._known_pids:
+                try:
+                    if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                        pids.append(pid)
+                except psutil.NoSuchProcess:
+                    continue
+            return pids
+
+        with contextlib.suppress(TimeoutError):
+            wait_until(lambda: not alive(), grace, what="children exited")
+        return alive()
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> int | None:
         """Stop the worker with ``sig``; kill the whole group if it does not exit in time."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -42,14 +42,15 @@ class _Room:
 @pytest.fixture
 def setup(
     caplog: pytest.LogCaptureFixture,
-) -> tuple[_Room, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]]:
+) -> Iterator[tuple[_Room, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]]]:
     caplog.set_level(logging.INFO, logger="worker.handlers")
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("t")
     root = tracer.start_span("job_entrypoint")
-    caplog.handler.addFilter(TraceContextFilter(fallback=root))
+    context_filter = TraceContextFilter(fallback=root)
+    caplog.handler.addFilter(context_filter)
     registry = CollectorRegistry()
     observer = RoomObserver(root, tracer, WorkerMetrics(registry))
     room = _Room()
@@ -61,7 +62,9 @@ def setup(
         on_disconnected=lambda: cleaned.append("done"),
     )
     handlers.register()
-    return room, handlers, exporter, registry, cleaned
+    yield room, handlers, exporter, registry, cleaned
+    # pytest's capture handler outlives the test; the filter must not
+    caplog.handler.removeFilter(context_filter)
 
 
 def test_a_participant_session_is_logged_and_traced(

@@ -102,3 +102,15 @@ def test_levels_of_quiet_and_livekit_loggers() -> None:
     assert logging.getLogger("livekit.agents").level == logging.DEBUG
     setup_logging("ERROR", "json", stream=io.StringIO())
     assert logging.getLogger("httpx").level == logging.ERROR
+
+
+def test_room_names_become_sids_without_pii() -> None:
+    stream = io.StringIO()
+    setup_logging("INFO", "text", stream=stream, allow_pii=False)
+    log = logging.getLogger("livekit")
+    log.info('Disconnected from room "room"', extra={"room": "room", "room_id": "RM_1"})
+    log.info("received job request", extra={"room": "Dr Who", "room_id": "RM_2"})
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith('Disconnected from room "RM_1" | room=RM_1 room_id=RM_1')
+    assert lines[1].endswith("received job request | room=RM_2 room_id=RM_2")
+    assert "Dr Who" not in stream.getvalue()

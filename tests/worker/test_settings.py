@@ -107,3 +107,10 @@ def test_env_example_documents_every_setting() -> None:
     }
     missing = set(RuntimeSettings.model_fields) - documented
     assert not missing, f".env.example does not document {sorted(missing)}"
+
+
+def test_a_real_key_needs_its_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIVEKIT_API_SECRET", raising=False)
+    with pytest.raises(ValidationError, match="LIVEKIT_API_SECRET: must be set"):
+        _settings(LIVEKIT_API_KEY="APIprod123")
+    assert _settings(LIVEKIT_API_KEY="APIprod123", LIVEKIT_API_SECRET="s" * 32).LIVEKIT_API_KEY
