@@ -20,6 +20,10 @@ __all__ = ["MeteredBatchSpanProcessor", "MeteredSpanExporter"]
 
 logger = logging.getLogger(__name__)
 
+# how long an exiting process waits for an export in progress before it assumes the export
+# is retrying an unreachable collector (see MeteredBatchSpanProcessor.shutdown_within)
+_EXPORT_GRACE_MILLIS = 2000
+
 
 class MeteredSpanExporter(SpanExporter):
     """Wraps an exporter: counts failed batches and rate-limits the warnings about them.
@@ -47,6 +51,7 @@ class MeteredSpanExporter(SpanExporter):
         self._last_warning: float | None = None
         self._failures_since_warning = 0
         self._failing = False
+        self._shut_down = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Export through the inner exporter, accounting for a failure."""
@@ -62,8 +67,18 @@ class MeteredSpanExporter(SpanExporter):
             self._failed(len(spans))
         return result
 
+    @property
+    def failing(self) -> bool:
+        """Whether the latest export failed (and none succeeded since)."""
+        with self._lock:
+            return self._failing
+
     def shutdown(self) -> None:
-        """Shut the inner exporter down."""
+        """Shut the inner exporter down (once; it stops retrying an export in progress)."""
+        with self._lock:
+            if self._shut_down:
+                return
+            self._shut_down = True
         self._inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -109,14 +124,35 @@ class MeteredBatchSpanProcessor(BatchSpanProcessor):
         self, exporter: SpanExporter, on_drop: Callable[[int], None], **kwargs: int
     ) -> None:
         super().__init__(exporter, **kwargs)  # type: ignore[arg-type]
+        self._exporter = exporter
         self._on_drop = on_drop
         self._max_queue = self._batch_processor._max_queue_size
 
     def shutdown_within(self, timeout_millis: int) -> None:
-        """Export what is queued and stop, waiting at most ``timeout_millis``."""
+        """Export what is queued and stop, waiting at most ``timeout_millis``.
+
+        A reachable collector takes a job's last spans in milliseconds. An export still
+        running after ``_EXPORT_GRACE_MILLIS``, or one after a failed export, is retrying a
+        collector that does not answer: the OTLP exporters back off for seconds between
+        attempts, and waiting would keep an exiting job process (and its memory) alive for
+        the whole bound. The exporter is then shut down, which ends its retries; the spans
+        it held are counted as lost.
+        """
         # BatchSpanProcessor.shutdown() always waits up to 30 s; its batch processor takes
         # the bound a job process needs to exit before the SDK kills it
-        self._batch_processor.shutdown(timeout_millis=timeout_millis)
+        failing = isinstance(self._exporter, MeteredSpanExporter) and self._exporter.failing
+        grace = 0 if failing else min(timeout_millis, _EXPORT_GRACE_MILLIS)
+        flush = threading.Thread(
+            target=self._batch_processor.shutdown,
+            kwargs={"timeout_millis": timeout_millis},
+            name="span-flush",
+            daemon=True,
+        )
+        flush.start()
+        flush.join(grace / 1000)
+        if flush.is_alive():
+            self._exporter.shutdown()
+            flush.join(max(timeout_millis - grace, 0) / 1000)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Queue the span, counting it as dropped when the queue is full."""

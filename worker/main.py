@@ -21,10 +21,11 @@ from .settings import settings
 
 logger = logging.getLogger(__name__)
 
-# the module of the span exporter prewarm creates, by OTLP protocol
+# the modules of the span exporter prewarm creates, by OTLP protocol; grpc imports its
+# channel module only when the exporter creates its channel
 _OTLP_EXPORTER_MODULES = {
-    "grpc": "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
-    "http/protobuf": "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "grpc": ("opentelemetry.exporter.otlp.proto.grpc.trace_exporter", "grpc._channel"),
+    "http/protobuf": ("opentelemetry.exporter.otlp.proto.http.trace_exporter",),
 }
 
 
@@ -33,13 +34,14 @@ def _forkserver_preload() -> list[str]:
 
     Job processes are forked from the SDK's forkserver; each imports this module (for prewarm
     and the entrypoint: the settings, OpenTelemetry, prometheus_client) and, in prewarm, the
-    span exporter, about 0.2 s of CPU per job. Imported in the forkserver, they are inherited
-    (see bench/README.md). Nothing here opens a connection or starts a thread before the fork.
+    span exporter, about 0.2 s of CPU per job (more where no bytecode is cached, as in the
+    container image). Imported in the forkserver, they are inherited (see bench/README.md).
+    Importing them opens no connection and starts no thread, so forking after is safe.
     """
     modules = [__name__]
     if settings.OTEL_TRACES_EXPORTER == "otlp":
         traces = settings.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
-        modules.append(_OTLP_EXPORTER_MODULES[traces or settings.OTEL_EXPORTER_OTLP_PROTOCOL])
+        modules += _OTLP_EXPORTER_MODULES[traces or settings.OTEL_EXPORTER_OTLP_PROTOCOL]
     return modules
 
 
