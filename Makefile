@@ -53,7 +53,8 @@ infra: ## Build or install livekit-server, the OpenTelemetry Collector and Prome
 	scripts/ensure-infra.sh all
 
 test: agent-install infra ## Run every test: unit, then real livekit-server/Collector/Prometheus
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 test-unit: agent-install ## Run the fast tests only (no servers)
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)

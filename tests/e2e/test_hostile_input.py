@@ -29,7 +29,7 @@ from livekit import rtc
 
 from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch, token_for
 from tests.support.capture import samples, value
-from tests.support.infra import LiveKitServer, OtelCollector, Span, free_port
+from tests.support.infra import LiveKitServer, OtelCollector, Span, free_ports
 from tests.support.worker import WorkerProcess
 from worker.settings import RuntimeSettings
 
@@ -43,7 +43,8 @@ def _run(env: dict[str, str], command: str, cwd: Path) -> subprocess.CompletedPr
     (its whole process group) after a few seconds, and its output returned all the same."""
     clean = {k: v for k, v in os.environ.items() if k not in RuntimeSettings.model_fields}
     clean["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    ports = {"HEALTH_PORT": str(free_port()), "METRICS_PORT": str(free_port())}
+    health, metrics = free_ports(2)
+    ports = {"HEALTH_PORT": str(health), "METRICS_PORT": str(metrics)}
     argv = [sys.executable, "-m", "worker", command]
     with subprocess.Popen(
         argv,

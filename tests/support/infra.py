@@ -128,6 +128,11 @@ def free_port() -> int:
     return _free_tcp_ports(1)[0]
 
 
+def free_ports(count: int) -> list[int]:
+    """Returns ``count`` distinct TCP ports that are currently free on 127.0.0.1."""
+    return _free_tcp_ports(count)
+
+
 def free_udp_port_range(n: int, *, attempts: int = 200) -> tuple[int, int]:
     """Finds ``n`` consecutive UDP ports that are currently free.
 

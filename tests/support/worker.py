@@ -24,7 +24,7 @@ from typing import Any, Self
 import httpx
 import psutil
 
-from .infra import REPO_ROOT, free_port
+from .infra import REPO_ROOT, free_ports
 
 __all__ = ["WorkerProcess", "wait_until"]
 
@@ -87,8 +87,8 @@ class WorkerProcess:
         module: str = "worker",
     ) -> None:
         work_dir.mkdir(parents=True, exist_ok=True)
-        self.health_port = free_port()
-        self.metrics_port = free_port()
+        # distinct: two separate free_port() calls may return the same port
+        self.health_port, self.metrics_port = free_ports(2)
         # a short path: the observation socket lives in it and Unix socket paths are short
         self.metrics_dir = Path(tempfile.mkdtemp(prefix="lkw-"))
         self.log_path = work_dir / f"{module.replace('.', '-')}-{command}.log"

@@ -29,10 +29,16 @@ def _run(
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    # all sockets stay open until every port is picked, so no port is returned twice
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @pytest.mark.parametrize(
@@ -60,7 +66,8 @@ def _free_port() -> int:
 def test_bad_configuration_is_one_line_and_exit_2(
     env: dict[str, str], command: str, expected: str, tmp_path: Path
 ) -> None:
-    ports = {"HEALTH_PORT": str(_free_port()), "METRICS_PORT": str(_free_port())}
+    health, metrics = _free_ports(2)
+    ports = {"HEALTH_PORT": str(health), "METRICS_PORT": str(metrics)}
     run = _run({**ports, **env}, command, cwd=tmp_path)
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr
@@ -76,7 +83,7 @@ def test_port_already_in_use(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        run = _run({"HEALTH_PORT": str(port), "METRICS_PORT": str(_free_port())}, cwd=tmp_path)
+        run = _run({"HEALTH_PORT": str(port), "METRICS_PORT": str(_free_ports(1)[0])}, cwd=tmp_path)
     assert run.returncode == 2
     assert run.stderr.strip() == f"error: HEALTH_PORT: port {port} on 127.0.0.1 is already in use"
 
