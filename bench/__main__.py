@@ -1,0 +1,68 @@
+"""``python -m bench [--quick] [--out DIR]``: run the bench, write ``latest.json`` and ``.md``.
+
+The full run (``make bench``) writes to ``bench/results/``, which the README embeds. A quick
+run (``--quick``: small counts, a smoke test of the whole pipeline) writes to a temporary
+directory unless ``--out`` says otherwise, so it never replaces the published figures.
+The exit code is 0 when every measurement ran, whatever the verdicts; 1 when the bench
+itself failed (its servers' and workers' logs are then kept and their directory printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from bench.config import FULL, QUICK
+from bench.progress import Progress
+from bench.report import render_markdown
+from bench.run import run_bench
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Benchmark the worker against the bare SDK."
+    )
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
+    parser.add_argument("--out", type=Path, default=None, help="where latest.json/.md go")
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the servers' and workers' logs"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench; returns the process exit code."""
+    args = _parse(argv)
+    config = QUICK if args.quick else FULL
+    out: Path = args.out or (
+        Path(tempfile.mkdtemp(prefix="lkw-bench-quick-")) if args.quick else RESULTS_DIR
+    )
+    say = Progress()
+    work_dir = Path(tempfile.mkdtemp(prefix="lkw-bench-"))
+    say(f"bench {config.name}: results to {out}, logs in {work_dir}")
+    try:
+        results = run_bench(config, work_dir, say)
+    except Exception as error:
+        say(f"bench failed: {type(error).__name__}: {error}; logs kept in {work_dir}")
+        raise SystemExit(1) from error
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    markdown = render_markdown(results)
+    (out / "latest.md").write_text(markdown)
+    print(markdown)
+    for target in results["targets"]:
+        limit = f"{target['op']} {target['limit']:g}"
+        say(f"{target['verdict']}: {target['name']} = {target['value']} ({limit})")
+    if not args.keep_logs:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    say(f"done in {results['duration_s'] / 60:.1f} min; wrote {out / 'latest.json'} and latest.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

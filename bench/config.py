@@ -1,0 +1,81 @@
+"""How much the bench does: the full run behind the README's figures, and a quick smoke run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.plan import RunPlan
+
+__all__ = ["FULL", "QUICK", "BenchConfig"]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Every count and time limit of one bench run; all loops are bounded by these.
+
+    Attributes:
+        name: ``full`` or ``quick``.
+        rounds: interleaved rounds; each runs every worker once with ``plan``.
+        plan: one run's workload.
+        capacity_max_rooms: the capacity search's upper end.
+        capacity_probes: probe rooms dispatched at each tried number of concurrent rooms.
+        capacity_time_limit: seconds after which the capacity search stops.
+        micro_events: sessions (4 events each) timed by the handler microbenchmark.
+        scrapes: timed scrapes per scrape figure.
+    """
+
+    name: str
+    rounds: int
+    plan: RunPlan
+    capacity_max_rooms: int
+    capacity_probes: int
+    capacity_time_limit: float
+    micro_events: int
+    scrapes: int
+
+
+FULL = BenchConfig(
+    name="full",
+    rounds=3,
+    plan=RunPlan(
+        single_rooms=8,
+        single_hold=1.0,
+        concurrent_rooms=20,
+        ramp_spacing=0.5,
+        probe_rooms=8,
+        probe_spacing=1.5,
+        probe_hold=1.0,
+        settle_before_probes=3.0,
+        bursts=1,
+        wait_agent=20.0,
+        idle_seconds=8.0,
+    ),
+    capacity_max_rooms=40,
+    capacity_probes=5,
+    capacity_time_limit=420.0,
+    micro_events=2000,
+    scrapes=20,
+)
+
+QUICK = BenchConfig(
+    name="quick",
+    rounds=1,
+    plan=RunPlan(
+        single_rooms=2,
+        single_hold=0.5,
+        concurrent_rooms=3,
+        ramp_spacing=0.5,
+        probe_rooms=2,
+        probe_spacing=1.0,
+        probe_hold=0.5,
+        settle_before_probes=1.5,
+        bursts=1,
+        wait_agent=15.0,
+        idle_seconds=1.0,
+    ),
+    capacity_max_rooms=2,
+    capacity_probes=2,
+    capacity_time_limit=30.0,
+    micro_events=300,
+    scrapes=5,
+)

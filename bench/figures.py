@@ -1,0 +1,179 @@
+"""From the runs' raw measurements to the figures: pooled percentiles, medians, ratios.
+
+Latencies of one scenario are pooled over all rounds of a worker (every room counts once)
+and compared at p50/p95/p99; costs per run (CPU per job, memory) are compared by their
+median over the rounds, with each round's value kept to show the spread. A failed room
+(its agent never came) is left out of the percentiles and counted in ``failed_rooms``.
+
+CPU per job is given two ways: beyond idle (the tree's CPU over the workload minus what the
+same worker burns idle in the same time, per job: the cost a job adds), which the target
+uses, and all in (idle time included), whose difference is the idle overhead, also shown.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from bench.dispatch import WorkerRun
+from bench.load import RoomTiming
+from bench.stats import ratio, spread, summarize
+
+__all__ = ["cost_figures", "latency_figures", "run_record", "scrape_real"]
+
+MIB = 2**20
+_SCENARIOS = ("single", "loaded", "ramp", "burst")
+_POINTS = ("entrypoint", "joined", "connected")
+
+
+def _latencies(timings: Sequence[RoomTiming], point: str) -> list[float]:
+    values = [getattr(t, f"{point}_latency") for t in timings if t.error is None]
+    return [v for v in values if v is not None]
+
+
+def _scenario(runs: Sequence[WorkerRun], scenario: str) -> dict[str, Any]:
+    rooms = [t for run in runs for t in getattr(run, scenario)]
+    figures: dict[str, Any] = {point: summarize(_latencies(rooms, point)) for point in _POINTS}
+    figures["failed_rooms"] = sum(1 for t in rooms if t.error is not None)
+    figures["p95_joined_by_round"] = [
+        summarize(_latencies(getattr(run, scenario), "joined"))["p95"] for run in runs
+    ]
+    return figures
+
+
+def latency_figures(by_kind: dict[str, list[WorkerRun]]) -> dict[str, Any]:
+    """Per scenario: each worker's pooled latencies, and ours/bare ratios per percentile."""
+    result: dict[str, Any] = {}
+    for scenario in _SCENARIOS:
+        figures = {kind: _scenario(runs, scenario) for kind, runs in by_kind.items()}
+        ratios: dict[str, Any] = {}
+        for kind in by_kind:
+            if kind == "bare":
+                continue
+            ratios[kind] = {
+                point: {
+                    q: ratio(figures[kind][point][q], figures["bare"][point][q])
+                    for q in ("p50", "p95", "p99")
+                }
+                for point in _POINTS
+            }
+        figures["ratio_to_bare"] = ratios
+        result[scenario] = figures
+    return result
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _present(values: Sequence[float | None]) -> list[float]:
+    return [v for v in values if v is not None]
+
+
+def _cpu_figures(runs: Sequence[WorkerRun]) -> dict[str, Any]:
+    phases = sorted({name for run in runs for name in run.phases})
+    return {
+        "net_cpu_s_per_job": spread(_present([r.net_cpu_per_job for r in runs])),
+        "cpu_s_per_job": spread(_present([r.cpu_per_job for r in runs])),
+        "main_cpu_s_per_job": spread([r.cpu_main / r.jobs for r in runs if r.jobs]),
+        "idle_cores": spread([r.idle_cores for r in runs]),
+        "cpu_s_per_job_by_phase": {
+            name: spread(
+                [r.phases[name].cpu / r.phases[name].jobs for r in runs if name in r.phases]
+            )
+            for name in phases
+        },
+    }
+
+
+def _memory_figures(runs: Sequence[WorkerRun]) -> dict[str, Any]:
+    rss = [r / MIB for run in runs for r in run.job_peak_rss]
+    return {
+        "job_peak_rss_mib": {
+            "median": round(_median(rss) or 0.0, 1),
+            "max": round(max(rss), 1) if rss else None,
+            "processes": len(rss),
+        },
+        "main_rss_growth_mib": spread([(r.main_rss_after - r.main_rss_before) / MIB for r in runs]),
+    }
+
+
+def cost_figures(by_kind: dict[str, list[WorkerRun]]) -> dict[str, Any]:
+    """CPU per job, main-process CPU, idle CPU and memory, per worker, with ratios."""
+    result: dict[str, Any] = {
+        kind: {**_cpu_figures(runs), **_memory_figures(runs), "jobs": sum(r.jobs for r in runs)}
+        for kind, runs in by_kind.items()
+    }
+    for kind, runs in by_kind.items():
+        if kind == "bare":
+            continue
+        ours, bare = result[kind], result["bare"]
+        ours["ratio_to_bare"] = {
+            key: ratio(ours[key]["median"], bare[key]["median"])
+            for key in ("net_cpu_s_per_job", "cpu_s_per_job", "idle_cores")
+        }
+        ours["ratio_to_bare"]["job_peak_rss"] = ratio(
+            ours["job_peak_rss_mib"]["median"], bare["job_peak_rss_mib"]["median"]
+        )
+        ours["ratio_to_bare"]["net_cpu_by_round"] = _round_ratios(runs, by_kind["bare"])
+    return result
+
+
+def _round_ratios(ours: Sequence[WorkerRun], bare: Sequence[WorkerRun]) -> list[float | None]:
+    return [ratio(o.net_cpu_per_job, b.net_cpu_per_job) for o, b in zip(ours, bare, strict=False)]
+
+
+def scrape_real(by_kind: dict[str, list[WorkerRun]]) -> list[dict[str, Any]]:
+    """The scrapes of the real worker after real jobs, per run."""
+    return [
+        {
+            "kind": kind,
+            "jobs": s.jobs,
+            "median_ms": round(s.median_seconds * 1000, 2),
+            "first_ms": round(s.first_seconds * 1000, 2),
+            "bytes": s.bytes,
+            "files": s.files,
+        }
+        for kind, runs in by_kind.items()
+        for run in runs
+        for s in run.scrapes
+    ]
+
+
+def run_record(run: WorkerRun) -> dict[str, Any]:
+    """One run's raw numbers, for the JSON (latencies in seconds, per room)."""
+    return {
+        "kind": run.kind,
+        "jobs": run.jobs,
+        "workload_s": round(run.seconds, 1),
+        "cpu_total_s": round(run.cpu_total, 3),
+        "cpu_main_s": round(run.cpu_main, 3),
+        "idle_cores": round(run.idle_cores, 4),
+        "phases": {
+            name: {
+                "jobs": phase.jobs,
+                "cpu_s": round(phase.cpu, 3),
+                "main_cpu_s": round(phase.main, 3),
+                "seconds": round(phase.seconds, 1),
+            }
+            for name, phase in run.phases.items()
+        },
+        "main_rss_mib": [round(run.main_rss_before / MIB, 1), round(run.main_rss_after / MIB, 1)],
+        "rooms": {
+            scenario: [
+                {
+                    "joined_s": _rounded(t.joined_latency),
+                    "entrypoint_s": _rounded(t.entrypoint_latency),
+                    "connected_s": _rounded(t.connected_latency),
+                    "error": t.error,
+                }
+                for t in getattr(run, scenario)
+            ]
+            for scenario in _SCENARIOS
+        },
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

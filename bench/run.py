@@ -1,0 +1,136 @@
+"""The whole bench, in order: servers up, microbenchmark, scrape cost, rounds, capacity."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.capacity import CapacitySearch, search_capacity
+from bench.config import BenchConfig
+from bench.dispatch import RunTarget, WorkerRun, run_worker
+from bench.figures import cost_figures, latency_figures, run_record, scrape_real
+from bench.machine import describe_machine
+from bench.microbench import run_microbench, run_queue_check
+from bench.scrape import measure_scrape_cost
+from bench.targets import evaluate_targets
+from bench.workers import BARE, IDLE_PROCESSES, OURS, OURS_COLLECTOR_DOWN, start_worker, stop_worker
+from devtools.synthetic import ServerAccess
+from tests.support.infra import LiveKitServer, OtelCollector, free_port
+
+__all__ = ["run_bench"]
+
+# BatchSpanProcessor's default export batch: spans out of the queue, held while exporting
+_MAX_EXPORT_BATCH = 512
+
+
+def _method(config: BenchConfig) -> dict[str, Any]:
+    return {
+        "rounds": config.rounds,
+        "plan": asdict(config.plan),
+        "jobs_per_run": config.plan.jobs,
+        "capacity": {
+            "max_rooms": config.capacity_max_rooms,
+            "probe_rooms": config.capacity_probes,
+            "time_limit_s": config.capacity_time_limit,
+        },
+        "micro_events": config.micro_events,
+        "scrapes": config.scrapes,
+        "workers": {
+            "mode": "dev",
+            "idle_processes": IDLE_PROCESSES,
+            "num_cpus_env": 4,
+            "log_level": "INFO",
+            "otlp": "grpc to a real Collector on loopback (ours)",
+        },
+    }
+
+
+def _rounds(
+    config: BenchConfig, servers: dict[str, Any], work_dir: Path, say: Callable[[str], None]
+) -> dict[str, list[WorkerRun]]:
+    kinds = (BARE, OURS, OURS_COLLECTOR_DOWN)
+    by_kind: dict[str, list[WorkerRun]] = {kind.name: [] for kind in kinds}
+    for index in range(config.rounds):
+        order = kinds if index % 2 == 0 else tuple(reversed(kinds))
+        for kind in order:
+            say(f"round {index + 1}/{config.rounds}: {kind.name}")
+            endpoint = servers["otlp"] if kind.collector_up else servers["unreachable"]
+            target = RunTarget(servers["access"], work_dir / f"r{index}-{kind.name}", endpoint)
+            by_kind[kind.name].append(run_worker(kind, target, config.plan, say))
+    return by_kind
+
+
+def _capacity(
+    config: BenchConfig, servers: dict[str, Any], work_dir: Path, say: Callable[[str], None]
+) -> dict[str, Any]:
+    access: ServerAccess = servers["access"]
+    searches: list[CapacitySearch] = []
+    try:
+        for kind in (BARE, OURS):
+            worker = start_worker(kind, access, work_dir / f"capacity-{kind.name}", servers["otlp"])
+            searches.append(CapacitySearch(kind, worker, upper=config.capacity_max_rooms))
+        return search_capacity(
+            searches,
+            access,
+            plan=config.plan,
+            probes=config.capacity_probes,
+            time_limit=config.capacity_time_limit,
+            say=say,
+        )
+    finally:
+        for search in searches:
+            stop_worker(search.worker)
+
+
+def _measure(
+    config: BenchConfig, servers: dict[str, Any], work_dir: Path, say: Callable[[str], None]
+) -> dict[str, Any]:
+    say("instrumentation microbenchmark (handlers with the real provider and metrics)")
+    micro = run_microbench(config.micro_events, servers["otlp"])
+    queue = run_queue_check(servers["unreachable"])
+    queue["bound_bytes"] = (queue["max_queue"] + _MAX_EXPORT_BATCH) * queue["bytes_per_span"]
+    say("scrape cost after 10 and 1,000 jobs (synthetic job processes, real endpoint)")
+    synthetic = measure_scrape_cost(config.scrapes, say)
+    by_kind = _rounds(config, servers, work_dir, say)
+    say(f"capacity search (1..{config.capacity_max_rooms} rooms, p95 <= 1 s)")
+    capacity = _capacity(config, servers, work_dir, say)
+    return {
+        "dispatch": latency_figures(by_kind),
+        "cost_per_job": cost_figures(by_kind),
+        "instrumentation": micro,
+        "scrape": {"synthetic": synthetic, "real": scrape_real(by_kind)},
+        "capacity": capacity,
+        "collector_down": {"queue": queue},
+        "runs": [run_record(run) for runs in by_kind.values() for run in runs],
+    }
+
+
+def run_bench(config: BenchConfig, work_dir: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """Run every measurement of ``config``; returns the results with the targets judged."""
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "schema": 1,
+        "mode": config.name,
+        "machine": describe_machine(),
+        "method": _method(config),
+    }
+    say("starting livekit-server and the OpenTelemetry Collector (loopback)")
+    with (
+        LiveKitServer(work_dir / "livekit") as livekit,
+        OtelCollector(work_dir / "collector") as collector,
+    ):
+        servers = {
+            "access": ServerAccess(livekit.url, livekit.api_key, livekit.api_secret),
+            "otlp": collector.otlp_grpc_endpoint,
+            # a loopback port nothing listens on: the collector is "down"
+            "unreachable": f"http://127.0.0.1:{free_port()}",
+        }
+        results |= _measure(config, servers, work_dir, say)
+    results["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["duration_s"] = round(time.monotonic() - started, 1)
+    results["targets"] = evaluate_targets(results)
+    return results

@@ -1,0 +1,156 @@
+"""The workers under test: the project's worker and the bare baseline, as subprocesses.
+
+Both run through ``tests.support.worker.WorkerProcess`` (own process group, own ports, a
+log file) in ``dev`` mode, where the SDK never sheds load, so a latency figure measures
+the worker and not the load threshold. Both get the same idle process pool and log level.
+The project's worker exports its spans over OTLP/gRPC to a real Collector, or, for the
+"collector down" figures, to a loopback port where nothing listens.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.markers import BARE_CONNECTED, BARE_ENTRYPOINT, OURS_CONNECTED, OURS_ENTRYPOINT
+from devtools.synthetic import ServerAccess
+from tests.support.worker import WorkerProcess, wait_until
+
+__all__ = [
+    "BARE",
+    "OURS",
+    "OURS_COLLECTOR_DOWN",
+    "WorkerKind",
+    "active_jobs",
+    "line_times",
+    "start_worker",
+    "stop_worker",
+    "wait_no_jobs",
+]
+
+IDLE_PROCESSES = 3  # the worker's default (WORKER_NUM_IDLE_PROCESSES)
+_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})")
+
+
+@dataclass(frozen=True)
+class WorkerKind:
+    """How to run one of the compared workers and find its job lines."""
+
+    name: str
+    module: str
+    entrypoint_line: str
+    connected_line: str
+    otlp: bool = False
+    collector_up: bool = True
+
+    @property
+    def agent_name(self) -> str:
+        """The agent name it registers; two workers may run side by side."""
+        return f"bench-{self.name.replace('_', '-')}"
+
+
+BARE = WorkerKind("bare", "bench.baseline", BARE_ENTRYPOINT, BARE_CONNECTED)
+OURS = WorkerKind("ours", "worker", OURS_ENTRYPOINT, OURS_CONNECTED, otlp=True)
+OURS_COLLECTOR_DOWN = WorkerKind(
+    "ours_collector_down",
+    "worker",
+    OURS_ENTRYPOINT,
+    OURS_CONNECTED,
+    otlp=True,
+    collector_up=False,
+)
+
+
+def _environment(kind: WorkerKind, otlp_endpoint: str) -> dict[str, str]:
+    env = {
+        # the SDK's load is the CPU use of the whole machine (cgroup), which here includes the
+        # load generator and the LiveKit server: counted against 4 CPUs it stays below the
+        # server's dispatch threshold (0.7), so the server never stops dispatching to either
+        "NUM_CPUS": "4",
+        "AGENT_NAME": kind.agent_name,
+        "WORKER_NUM_IDLE_PROCESSES": str(IDLE_PROCESSES),
+        "LOG_LEVEL": "INFO",
+    }
+    if kind.otlp:
+        env |= {
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+        }
+    return env
+
+
+def start_worker(
+    kind: WorkerKind, access: ServerAccess, work_dir: Path, otlp: str
+) -> WorkerProcess:
+    """Start a worker and wait until it registered and its idle processes are warm.
+
+    Args:
+        kind: which worker.
+        access: the LiveKit server.
+        work_dir: where its log goes.
+        otlp: the OTLP/gRPC endpoint it exports spans to (when it does).
+    """
+    env = _environment(kind, otlp)
+    worker = WorkerProcess(
+        access.url, access.api_key, access.api_secret, work_dir, env=env, module=kind.module
+    )
+    try:
+        worker.start(wait_registered=None)
+        worker.wait_for_line(r"registered worker", timeout=90)
+        worker.wait_for_line(r"process initialized", timeout=90, count=IDLE_PROCESSES)
+    except BaseException:
+        stop_worker(worker)
+        raise
+    return worker
+
+
+def stop_worker(worker: WorkerProcess) -> None:
+    """Stop the worker and its whole group, and remove its metrics directory."""
+    try:
+        worker.stop(timeout=30)
+    finally:
+        worker.kill()
+        shutil.rmtree(worker.metrics_dir, ignore_errors=True)
+
+
+def active_jobs(worker: WorkerProcess) -> int | None:
+    """The running jobs the SDK reports on ``/worker``; None when it does not answer."""
+    try:
+        response = httpx.get(f"http://127.0.0.1:{worker.health_port}/worker", timeout=5)
+        return int(response.json().get("active_jobs", 0))
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def wait_no_jobs(worker: WorkerProcess, timeout: float) -> None:
+    """Wait until the worker runs no job."""
+    wait_until(lambda: active_jobs(worker) == 0, timeout, interval=0.25, what="no active jobs")
+
+
+def _parse_time(line: str) -> float | None:
+    match = _TIMESTAMP.match(line)
+    if match is None:
+        return None
+    # the formatters write local time with millisecond resolution
+    seconds = time.mktime(time.strptime(match[1], "%Y-%m-%d %H:%M:%S"))
+    return seconds + int(match[2]) / 1000.0
+
+
+def line_times(worker: WorkerProcess, marker: str) -> dict[str, float]:
+    """Room name → time of the first log line ``<marker>: <room>``."""
+    pattern = re.compile(re.escape(marker) + r": (\S+)")
+    found: dict[str, float] = {}
+    for line in worker.lines():
+        match = pattern.search(line)
+        if match is None or match[1] in found:
+            continue
+        stamp = _parse_time(line)
+        if stamp is not None:
+            found[match[1]] = stamp
+    return found

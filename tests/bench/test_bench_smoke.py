@@ -1,0 +1,104 @@
+"""A short real run of the bench (``python -m bench --quick``): every figure is measured and
+every target judged. Whether the targets pass is the full bench's business, not this test's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.infra import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+_KINDS = ("bare", "ours", "ours_collector_down")
+_SCENARIOS = ("single", "loaded", "ramp", "burst")
+_POINTS = ("entrypoint", "joined", "connected")
+
+
+def _run_quick_bench(out: Path) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    assert "[00:00] bench quick" in completed.stdout  # progress is shown while it runs
+    results: dict[str, Any] = json.loads((out / "latest.json").read_text())
+    return results
+
+
+def _assert_latencies(results: dict[str, Any]) -> None:
+    for scenario in _SCENARIOS:
+        figures = results["dispatch"][scenario]
+        for kind in _KINDS:
+            for point in _POINTS:
+                summary = figures[kind][point]
+                assert summary["n"] > 0, (scenario, kind, point)
+                assert 0 < summary["p50"] <= summary["p95"] <= summary["p99"], summary
+        for kind in ("ours", "ours_collector_down"):
+            assert figures["ratio_to_bare"][kind]["joined"]["p95"] > 0
+
+
+def _assert_costs(results: dict[str, Any]) -> None:
+    for kind in _KINDS:
+        costs = results["cost_per_job"][kind]
+        assert costs["net_cpu_s_per_job"]["median"] is not None
+        assert costs["cpu_s_per_job"]["median"] > 0
+        assert costs["job_peak_rss_mib"]["median"] > 0
+        assert costs["jobs"] > 0
+    assert results["cost_per_job"]["ours"]["ratio_to_bare"]["cpu_s_per_job"] > 0
+    assert results["cost_per_job"]["ours"]["ratio_to_bare"]["net_cpu_s_per_job"] is not None
+
+
+def _assert_other_figures(results: dict[str, Any]) -> None:
+    machine = results["machine"]
+    assert machine["cores"] >= 1
+    assert machine["cpu_model"]
+    assert machine["memory_gib"] > 0
+    for variant in ("full", "without_log_lines"):
+        for event in ("participant_connected", "track_published", "track_unpublished", "all"):
+            timing = results["instrumentation"][variant][event]
+            assert timing["n"] > 0
+            assert 0 < timing["median_us"] <= timing["p99_us"]
+    for mode in ("compacted", "uncompacted"):
+        for jobs in ("10", "1000"):
+            scrape = results["scrape"]["synthetic"][mode][jobs]
+            assert scrape["median_ms"] > 0
+            assert scrape["bytes"] > 0
+            assert scrape["files"] > 0
+    assert results["scrape"]["real"], "the real worker was scraped after real jobs"
+    for kind in ("bare", "ours"):
+        assert results["capacity"][kind]["probes"]
+        assert results["capacity"][kind]["capacity"] >= 0
+    assert results["collector_down"]["queue"]["bound_bytes"] > 0
+
+
+@pytest.mark.timeout(480)
+def test_quick_bench_measures_every_figure_and_judges_every_target(tmp_path: Path) -> None:
+    results = _run_quick_bench(tmp_path)
+    assert results["mode"] == "quick"
+    _assert_latencies(results)
+    _assert_costs(results)
+    _assert_other_figures(results)
+
+    targets = results["targets"]
+    assert len(targets) == 6
+    for target in targets:
+        assert target["verdict"] in ("PASS", "FAIL"), target
+        assert target["value"] is not None, target
+
+    markdown = (tmp_path / "latest.md").read_text()
+    assert "| Figure | Bare SDK | Ours | Ours / bare |" in markdown
+    assert "Machine: " in markdown
+    assert " cores, " in markdown
+    for target in targets:
+        assert target["name"] in markdown
+        assert f"**{target['verdict']}**" in markdown
