@@ -1,6 +1,7 @@
 """``python -m bench [--quick] [--out DIR]``: run the bench, write ``latest.json`` and ``.md``.
 
-The full run (``make bench``) writes to ``bench/results/``, which the README embeds. A quick
+The full run (``make bench``) writes to ``bench/results/`` and replaces the figures in the
+README between its bench markers. A quick
 run (``--quick``: small counts, a smoke test of the whole pipeline) writes to a temporary
 directory unless ``--out`` says otherwise, so it never replaces the published figures.
 The exit code is 0 when every measurement ran, whatever the verdicts; 1 when the bench
@@ -17,10 +18,11 @@ from pathlib import Path
 
 from bench.config import FULL, QUICK
 from bench.progress import Progress
-from bench.report import render_markdown
+from bench.report import embed, render_markdown
 from bench.run import run_bench
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+README = RESULTS_DIR.parent.parent / "README.md"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     markdown = render_markdown(results)
     (out / "latest.md").write_text(markdown)
+    if out.resolve() == RESULTS_DIR:
+        README.write_text(embed(markdown, README.read_text()))
     print(markdown)
     for target in results["targets"]:
         limit = f"{target['op']} {target['limit']:g}"

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from bench.load import LoadSpec, RoomTiming, WaveSpec, run_under_load, run_wave
 from bench.plan import RunPlan
 from bench.proctree import CpuSnapshot, TreeMonitor, cpu_snapshot, job_process_count, rss
@@ -57,11 +59,13 @@ _SETTLE_TIMEOUT = 60.0
 
 @dataclass(frozen=True)
 class RunTarget:
-    """Where a run happens: the LiveKit server, a directory for logs, the OTLP endpoint."""
+    """Where a run happens: the LiveKit server, a directory for logs, the OTLP endpoint,
+    and the LiveKit server's pid (its CPU is reported: it shares the machine)."""
 
     access: ServerAccess
     work_dir: Path
     otlp_endpoint: str
+    livekit_pid: int | None = None
 
 
 @dataclass
@@ -100,6 +104,7 @@ class WorkerRun:
     main_rss_before: int = 0
     main_rss_after: int = 0
     scrapes: list[ScrapeSample] = field(default_factory=list)
+    neighbours_cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def jobs(self) -> int:
@@ -236,6 +241,15 @@ def _measure_idle(worker: WorkerProcess, seconds: float) -> float:
     return (cpu_snapshot(worker.process.pid).total - before.total) / seconds
 
 
+def _neighbours_cpu(target: RunTarget) -> dict[str, float]:
+    """CPU seconds so far of what shares the machine: this load generator, livekit-server."""
+    own = psutil.Process().cpu_times()
+    result = {"load_generator": own.user + own.system}
+    if target.livekit_pid is not None:
+        result["livekit_server"] = cpu_snapshot(target.livekit_pid).total
+    return result
+
+
 def run_worker(
     kind: WorkerKind, target: RunTarget, plan: RunPlan, say: Callable[[str], None]
 ) -> WorkerRun:
@@ -248,8 +262,12 @@ def run_worker(
         result.idle_cores = _measure_idle(worker, plan.idle_seconds)
         serve_wave(worker, kind, target.access, plan.single(), f"{kind.name}-warmup")
         result.main_rss_before = rss(pid) or 0
+        neighbours = _neighbours_cpu(target)
         with TreeMonitor(pid) as monitor:
             _workload(worker, kind, target, plan, result)
+        result.neighbours_cpu = {
+            name: cpu - neighbours.get(name, 0.0) for name, cpu in _neighbours_cpu(target).items()
+        }
         result.main_rss_after = rss(pid) or 0
         result.job_peak_rss = [p.peak_rss for p in monitor.job_processes() if p.peak_rss]
         if kind.otlp:

@@ -78,6 +78,11 @@ def _cpu_figures(runs: Sequence[WorkerRun]) -> dict[str, Any]:
         "cpu_s_per_job": spread(_present([r.cpu_per_job for r in runs])),
         "main_cpu_s_per_job": spread([r.cpu_main / r.jobs for r in runs if r.jobs]),
         "idle_cores": spread([r.idle_cores for r in runs]),
+        "neighbours_cores": {
+            name: spread([r.neighbours_cpu[name] / r.seconds for r in runs if r.seconds])
+            for name in ("load_generator", "livekit_server")
+            if all(name in r.neighbours_cpu for r in runs)
+        },
         "cpu_s_per_job_by_phase": {
             name: spread(
                 [r.phases[name].cpu / r.phases[name].jobs for r in runs if name in r.phases]
@@ -160,6 +165,10 @@ def run_record(run: WorkerRun) -> dict[str, Any]:
             for name, phase in run.phases.items()
         },
         "main_rss_mib": [round(run.main_rss_before / MIB, 1), round(run.main_rss_after / MIB, 1)],
+        "neighbours_cores": {
+            name: round(cpu / run.seconds, 3) if run.seconds else None
+            for name, cpu in run.neighbours_cpu.items()
+        },
         "rooms": {
             scenario: [
                 {

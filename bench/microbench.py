@@ -2,11 +2,12 @@
 
 ``python -m bench.microbench --events N [--otlp-endpoint URL]`` runs in its own process,
 set up as a job process is: prometheus_client in multiprocess mode (file-backed values),
-the project's tracer provider exporting over OTLP/gRPC through its batch processor, and
-the SDK's job-process log handler (records pickled and sent over a socket to a reader, as
-to the main process) with the trace context filter. The project's ``RoomHandlers`` are
-registered on a stand-in room, and each participant and track event is timed around the
-handler. The bare worker has no handlers, so these times are the whole per-event cost.
+the project's tracer provider exporting over OTLP (http/protobuf) through its batch
+processor, and the SDK's job-process log handler (records pickled and sent over a socket
+to a reader, as to the main process) with the trace context filter. The project's
+``RoomHandlers`` are registered on a stand-in room, and each participant and track event
+is timed around the handler. The bare worker has no handlers, so these times are the whole
+per-event cost.
 
 ``--queue-check URL`` ends three times the batch queue's size of participant-like spans
 with ``URL`` unreachable and reports the Python memory they hold: the queue's bound.
@@ -107,9 +108,9 @@ def _tracing(endpoint: str | None) -> Any:
 
     exporter = None
     if endpoint is not None:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        exporter = OTLPSpanExporter(endpoint=endpoint, insecure=True)
+        exporter = OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")
     return tracing.setup_tracing(
         resource=Resource.create({"service.name": "bench-microbench"}),
         exporter=exporter,

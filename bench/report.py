@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["render_markdown"]
+__all__ = ["BEGIN", "END", "embed", "render_markdown"]
 
 _DASH = "—"
+# where the README holds the latest figures, which ``embed`` replaces
+BEGIN = "<!-- bench results: begin -->"
+END = "<!-- bench results: end -->"
 
 
 def _ms(value: float | None) -> str:
@@ -210,8 +213,24 @@ def _header(results: Mapping[str, Any]) -> list[str]:
         f"Python {m['python']}, livekit-agents {m['livekit_agents']}. "
         f"Mode `{results['mode']}`, {results['method']['rounds']} interleaved round(s), "
         f"{results['generated_at'][:10]}, {results['duration_s'] / 60:.1f} min.",
+        _neighbours(results),
         "",
     ]
+
+
+def _neighbours(results: Mapping[str, Any]) -> str:
+    shares = results["cost_per_job"]["bare"].get("neighbours_cores", {})
+    parts = [
+        f"{label} {shares[key]['median']:.2f} cores"
+        for key, label in (
+            ("load_generator", "the load generator"),
+            ("livekit_server", "livekit-server"),
+        )
+        if key in shares and shares[key]["median"] is not None
+    ]
+    if not parts:
+        return ""
+    return "Sharing the same cores during the workload (median): " + ", ".join(parts) + "."
 
 
 def render_markdown(results: Mapping[str, Any]) -> str:
@@ -228,3 +247,15 @@ def render_markdown(results: Mapping[str, Any]) -> str:
     )
     lines += ["", *_targets(results), ""]
     return "\n".join(lines)
+
+
+def embed(markdown: str, document: str) -> str:
+    """``document`` with the text between its ``BEGIN`` and ``END`` markers replaced.
+
+    Raises:
+        ValueError: the document lacks the markers, or has them out of order.
+    """
+    start, end = document.find(BEGIN), document.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"no {BEGIN} ... {END} section")
+    return document[: start + len(BEGIN)] + "\n" + markdown.rstrip("\n") + "\n" + document[end:]

@@ -44,7 +44,7 @@ def _method(config: BenchConfig) -> dict[str, Any]:
             "idle_processes": IDLE_PROCESSES,
             "num_cpus_env": 4,
             "log_level": "INFO",
-            "otlp": "grpc to a real Collector on loopback (ours)",
+            "otlp": "http/protobuf (the default) to a real Collector on loopback (ours)",
         },
     }
 
@@ -59,7 +59,9 @@ def _rounds(
         for kind in order:
             say(f"round {index + 1}/{config.rounds}: {kind.name}")
             endpoint = servers["otlp"] if kind.collector_up else servers["unreachable"]
-            target = RunTarget(servers["access"], work_dir / f"r{index}-{kind.name}", endpoint)
+            target = RunTarget(
+                servers["access"], work_dir / f"r{index}-{kind.name}", endpoint, servers["pid"]
+            )
             by_kind[kind.name].append(run_worker(kind, target, config.plan, say))
     return by_kind
 
@@ -125,9 +127,10 @@ def run_bench(config: BenchConfig, work_dir: Path, say: Callable[[str], None]) -
     ):
         servers = {
             "access": ServerAccess(livekit.url, livekit.api_key, livekit.api_secret),
-            "otlp": collector.otlp_grpc_endpoint,
+            "otlp": collector.otlp_http_endpoint,
             # a loopback port nothing listens on: the collector is "down"
             "unreachable": f"http://127.0.0.1:{free_port()}",
+            "pid": livekit.pid,
         }
         results |= _measure(config, servers, work_dir, say)
     results["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")

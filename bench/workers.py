@@ -3,8 +3,8 @@
 Both run through ``tests.support.worker.WorkerProcess`` (own process group, own ports, a
 log file) in ``dev`` mode, where the SDK never sheds load, so a latency figure measures
 the worker and not the load threshold. Both get the same idle process pool and log level.
-The project's worker exports its spans over OTLP/gRPC to a real Collector, or, for the
-"collector down" figures, to a loopback port where nothing listens.
+The project's worker exports its spans over OTLP (http/protobuf, the default) to a real
+Collector, or, for the "collector down" figures, to a loopback port where nothing listens.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class WorkerKind:
     connected_line: str
     otlp: bool = False
     collector_up: bool = True
+    protocol: str = "http/protobuf"
 
     @property
     def agent_name(self) -> str:
@@ -79,7 +80,7 @@ def _environment(kind: WorkerKind, otlp_endpoint: str) -> dict[str, str]:
     if kind.otlp:
         env |= {
             "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": kind.protocol,
             "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
         }
     return env
@@ -94,7 +95,7 @@ def start_worker(
         kind: which worker.
         access: the LiveKit server.
         work_dir: where its log goes.
-        otlp: the OTLP/gRPC endpoint it exports spans to (when it does).
+        otlp: the OTLP endpoint it exports spans to (when it does), for ``kind.protocol``.
     """
     env = _environment(kind, otlp)
     worker = WorkerProcess(

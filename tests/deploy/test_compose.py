@@ -24,7 +24,7 @@ DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 LIVEKIT_URL_DEFAULT = "ws://localhost:7880"
 HEALTH_PORT = 8081
 METRICS_PORT = 9464
-OTLP_ENDPOINT_DEFAULT = "http://localhost:4317"
+OTLP_ENDPOINT_DEFAULT = "http://localhost:4318"  # http/protobuf
 
 COLLECTOR_OTLP_GRPC = 4317
 COLLECTOR_OTLP_HTTP = 4318
@@ -335,7 +335,7 @@ def test_worker_service(services: dict[str, dict[str, Any]]) -> None:
     assert urlsplit(env["LIVEKIT_URL"]).hostname == "livekit"
     assert urlsplit(env["LIVEKIT_URL"]).port == urlsplit(LIVEKIT_URL_DEFAULT).port
     otlp = urlsplit(env["OTEL_EXPORTER_OTLP_ENDPOINT"])
-    assert (otlp.hostname, otlp.port) == ("otel-collector", COLLECTOR_OTLP_GRPC)
+    assert (otlp.hostname, otlp.port) == ("otel-collector", COLLECTOR_OTLP_HTTP)
     assert (env["LIVEKIT_API_KEY"], env["LIVEKIT_API_SECRET"]) == ("devkey", "secret")
     assert env["ALLOW_DEV_CREDENTIALS_IN_PRODUCTION"] == "true", "`start` refuses them otherwise"
     assert env["BIND_HOST"] == "0.0.0.0"

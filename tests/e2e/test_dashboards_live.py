@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -23,8 +24,14 @@ DASHBOARDS = REPO_ROOT / "dashboards"
 RULES = REPO_ROOT / "deploy" / "prometheus" / "rules"
 
 
+@dataclass(frozen=True)
+class _Stack:
+    prometheus: Prometheus
+    collector: OtelCollector
+
+
 @pytest.fixture(scope="module")
-def scraped_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+def scraped_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Stack]:
     work = tmp_path_factory.mktemp("stack")
     with (
         LiveKitServer(work / "livekit") as livekit,
@@ -39,6 +46,8 @@ def scraped_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Promet
                 "AGENT_NAME": AGENT_NAME,
                 "WORKER_NUM_IDLE_PROCESSES": "2",
                 "OTEL_TRACES_EXPORTER": "otlp",
+                # the other protocol than the default, so both reach a real Collector
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
                 "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_grpc_endpoint,
             },
         )
@@ -64,7 +73,7 @@ def scraped_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Promet
                     60,
                     what="the session's last counters scraped",
                 )
-                yield prometheus
+                yield _Stack(prometheus, collector)
 
 
 async def _traffic(access: ServerAccess) -> None:
@@ -94,35 +103,46 @@ def _dashboard_queries() -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.timeout(600)
-def test_every_dashboard_query_returns_data(scraped_session: Prometheus) -> None:
+def test_every_dashboard_query_returns_data(scraped_session: _Stack) -> None:
     queries = _dashboard_queries()
     assert len(queries) > 30
     empty = [
         f"{dashboard} / {panel}: {expr}"
         for dashboard, panel, expr in queries
-        if not scraped_session.query(expr)
+        if not scraped_session.prometheus.query(expr)
     ]
     assert not empty, "panels without data:\n" + "\n".join(empty)
 
 
 @pytest.mark.timeout(600)
-def test_every_recording_rule_returns_data(scraped_session: Prometheus) -> None:
+def test_every_recording_rule_returns_data(scraped_session: _Stack) -> None:
     rules = list(iter_recording_rules())
     assert rules
     empty = [
-        f"{rule.file} / {rule.record}" for rule in rules if not scraped_session.query(rule.record)
+        f"{rule.file} / {rule.record}"
+        for rule in rules
+        if not scraped_session.prometheus.query(rule.record)
     ]
     assert not empty, "recording rules without data:\n" + "\n".join(empty)
 
 
 @pytest.mark.timeout(600)
-def test_latency_exemplars_lead_to_traces(scraped_session: Prometheus) -> None:
-    exemplars = scraped_session.query_exemplars("agent_worker_dispatch_latency_seconds_bucket")
+def test_latency_exemplars_lead_to_traces(scraped_session: _Stack) -> None:
+    exemplars = scraped_session.prometheus.query_exemplars(
+        "agent_worker_dispatch_latency_seconds_bucket"
+    )
     trace_ids = {e["labels"]["trace_id"] for series in exemplars for e in series["exemplars"]}
     assert trace_ids, "no trace_id exemplars stored"
     assert all(len(t) == 32 for t in trace_ids)
+    # the traces themselves reached the Collector (over gRPC here; the other tests use http)
+    collector = scraped_session.collector
+
+    def missing() -> set[str]:
+        return trace_ids - {span["trace_id"] for span in collector.read_spans()}
+
+    wait_until(lambda: not missing(), 15, what="exemplar traces at the Collector")
 
 
-def test_no_alert_fires_after_a_healthy_session(scraped_session: Prometheus) -> None:
-    firing = scraped_session.query('ALERTS{alertstate="firing"}')
+def test_no_alert_fires_after_a_healthy_session(scraped_session: _Stack) -> None:
+    firing = scraped_session.prometheus.query('ALERTS{alertstate="firing"}')
     assert firing == [], firing

@@ -226,7 +226,7 @@ def test_spans_arrive_after_the_collector_restarts(
             livekit.api_key,
             livekit.api_secret,
             tmp_path / "worker",
-            env=_otlp(collector.otlp_grpc_endpoint),
+            env=_otlp(collector.otlp_http_endpoint),
         )
         with worker, LiveRooms(access, AGENT_NAME) as rooms:
             asyncio.run(session(access, before, [SyntheticParticipant(access, before, "ann")]))
@@ -347,7 +347,7 @@ def test_sigterm_with_five_rooms_ends_and_exports_every_job_trace(
         livekit.api_secret,
         tmp_path,
         command="start",
-        env=_otlp(collector.otlp_grpc_endpoint, WORKER_DRAIN_TIMEOUT=str(drain_timeout)),
+        env=_otlp(collector.otlp_http_endpoint, WORKER_DRAIN_TIMEOUT=str(drain_timeout)),
     )
     rooms = [room_name("drain") for _ in range(5)]
     with worker, LiveRooms(access, AGENT_NAME) as live:
@@ -429,7 +429,7 @@ def test_a_raising_handler_fails_only_its_own_job(
         livekit.api_key,
         livekit.api_secret,
         tmp_path,
-        env=_otlp(collector.otlp_grpc_endpoint, WORKER_NUM_IDLE_PROCESSES="2"),
+        env=_otlp(collector.otlp_http_endpoint, WORKER_NUM_IDLE_PROCESSES="2"),
         module="tests.support.metadata_worker",
     )
     bad, good, other = room_name("bad"), room_name("good"), room_name("other")

@@ -264,7 +264,7 @@ def test_hostile_participants_cannot_forge_logs_grow_spans_or_add_series(
             "AGENT_NAME": AGENT_NAME,
             "LOG_FORMAT": log_format,
             "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_grpc_endpoint,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http_endpoint,
             "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": str(ATTRIBUTE_LIMIT),
         },
     )

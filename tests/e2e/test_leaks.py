@@ -73,7 +73,7 @@ def test_the_api_secret_never_leaks(collector: OtelCollector, tmp_path: Path) ->
                 "LOG_LEVEL": "DEBUG",
                 "LOG_FORMAT": "json",
                 "OTEL_TRACES_EXPORTER": "otlp",
-                "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_grpc_endpoint,
+                "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http_endpoint,
                 "WORKER_DRAIN_TIMEOUT": "5",
             },
         )
@@ -167,7 +167,7 @@ def test_no_room_name_or_identity_leaves_with_pii_disallowed(
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "json",
             "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_grpc_endpoint,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http_endpoint,
         },
     )
     with worker:

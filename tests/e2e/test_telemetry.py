@@ -63,7 +63,7 @@ def test_one_trace_per_room_through_a_real_collector(
         livekit,
         tmp_path,
         OTEL_TRACES_EXPORTER="otlp",
-        OTEL_EXPORTER_OTLP_ENDPOINT=collector.otlp_grpc_endpoint,
+        OTEL_EXPORTER_OTLP_ENDPOINT=collector.otlp_http_endpoint,
     )
     with worker:
 

@@ -1,0 +1,147 @@
+"""``python -m bench.profile [--rooms N] [--py-spy] [VARIANT ...]``: where a job's CPU goes.
+
+Runs the real livekit-server and a Collector on loopback, then each variant of the worker in
+turn, serving ``N`` rooms one at a time (each with one participant publishing a tone), and
+prints the CPU seconds per job of the worker's whole process tree and of its main process.
+One room at a time leaves cores free, so the figures are not blurred by waiting for a CPU
+as they are at 20 concurrent rooms. With ``--py-spy`` each variant runs under
+``py-spy record --subprocesses`` and the report adds where the samples went: by package
+for the main process and for the job processes, and the project's busiest functions.
+
+Variants: ``bare`` (the SDK alone, ``bench/baseline.py``), ``ours`` (the default:
+spans over OTLP http/protobuf), ``ours-grpc`` (OTLP over gRPC), ``ours-no-export`` (spans
+made and dropped: no exporter). The findings are in ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.config import FULL
+from bench.dispatch import serve_wave
+from bench.proctree import cpu_snapshot
+from bench.stacks import PACKAGES, StackProfile, parse_raw
+from bench.workers import BARE, OURS, WorkerKind, start_worker, stop_worker
+from devtools.synthetic import ServerAccess
+from tests.support.infra import LiveKitServer, OtelCollector
+
+__all__ = ["VARIANTS", "main"]
+
+VARIANTS: dict[str, WorkerKind] = {
+    "bare": BARE,
+    "ours": OURS,
+    "ours-grpc": dataclasses.replace(OURS, name="ours_grpc", protocol="grpc"),
+    "ours-no-export": dataclasses.replace(OURS, name="ours_no_export", otlp=False),
+}
+_SAMPLE_RATE = 200  # per second, per process
+_SPY_STOP_TIMEOUT = 60.0
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser.add_argument("variants", nargs="*", metavar="VARIANT", help=", ".join(VARIANTS))
+    parser.add_argument("--rooms", type=int, default=12, help="rooms per variant (1..200)")
+    parser.add_argument("--py-spy", action="store_true", help="sample with py-spy too")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
+    args.variants = args.variants or [*VARIANTS]
+    if not 1 <= args.rooms <= 200:
+        parser.error("--rooms must be between 1 and 200")
+    return args
+
+
+def _start_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    command = [spy, "record", "--pid", str(pid), "--subprocesses", "--full-filenames"]
+    command += ["--rate", str(_SAMPLE_RATE), "--format", "raw", "--output", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop_spy(spy: subprocess.Popen[bytes]) -> None:
+    spy.send_signal(signal.SIGINT)
+    try:
+        spy.wait(_SPY_STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        spy.wait()
+
+
+def _report_profile(profile: StackProfile) -> None:
+    for role in ("main", "job"):
+        if not profile.samples[role]:
+            continue
+        shares = ", ".join(
+            f"{package} {profile.share(role, package):.0%}"
+            for package in PACKAGES
+            if profile.share(role, package) >= 0.005
+        )
+        print(f"    {role} process samples {profile.samples[role]}: {shares}")
+        for package in ("project worker", "project telemetry"):
+            for name, share in profile.top_functions(role, package, 3):
+                print(f"      {share:6.1%}  {name}")
+
+
+def _profile_variant(
+    name: str, access: ServerAccess, otlp: str, work_dir: Path, args: argparse.Namespace
+) -> None:
+    kind = VARIANTS[name]
+    worker = start_worker(kind, access, work_dir / name, otlp)
+    single = FULL.plan.single()
+    spy: subprocess.Popen[bytes] | None = None
+    try:
+        # the first job warms what every later one reuses
+        serve_wave(worker, kind, access, single, f"{kind.agent_name}-warm")
+        assert worker.process is not None
+        pid = worker.process.pid
+        spy = _start_spy(pid, work_dir / f"{name}.txt") if args.py_spy else None
+        before, started = cpu_snapshot(pid), time.monotonic()
+        for index in range(args.rooms):
+            serve_wave(worker, kind, access, single, f"{kind.agent_name}-{index}")
+        after, elapsed = cpu_snapshot(pid), time.monotonic() - started
+    finally:
+        if spy is not None:
+            _stop_spy(spy)
+        stop_worker(worker)
+    total = (after.total - before.total) / args.rooms
+    main_cpu = (after.main - before.main) / args.rooms
+    print(f"  {name}: {args.rooms} jobs in {elapsed:.0f} s; CPU per job {total:.3f} s", end="")
+    print(f" (main process {main_cpu:.4f} s)", flush=True)
+    if spy is not None:
+        with (work_dir / f"{name}.txt").open() as raw:
+            _report_profile(parse_raw(raw))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Profile each variant in turn; returns the exit code."""
+    args = _parse(argv)
+    work_dir = Path(tempfile.mkdtemp(prefix="lkw-profile-"))
+    try:
+        with (
+            LiveKitServer(work_dir / "livekit") as livekit,
+            OtelCollector(work_dir / "collector") as collector,
+        ):
+            access = ServerAccess(livekit.url, livekit.api_key, livekit.api_secret)
+            print(f"{args.rooms} rooms, one at a time, per variant", flush=True)
+            for name in args.variants:
+                kind = VARIANTS[name]
+                otlp = collector.otlp_http_endpoint
+                if kind.protocol == "grpc":
+                    otlp = collector.otlp_grpc_endpoint
+                _profile_variant(name, access, otlp, work_dir, args)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
