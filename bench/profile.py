@@ -4,9 +4,11 @@ Runs the real livekit-server and a Collector on loopback, then each variant of t
 turn, serving ``N`` rooms one at a time (each with one participant publishing a tone), and
 prints the CPU seconds per job of the worker's whole process tree and of its main process.
 One room at a time leaves cores free, so the figures are not blurred by waiting for a CPU
-as they are at 20 concurrent rooms. With ``--py-spy`` each variant runs under
-``py-spy record --subprocesses`` and the report adds where the samples went: by package
-for the main process and for the job processes, and the project's busiest functions.
+as they are at 20 concurrent rooms. With ``--py-spy`` each variant then serves as many
+rooms again under ``py-spy record --subprocesses`` (sampling slows what it reads, so the
+CPU figures come from the rooms before) and the report adds where the samples went: by
+package for the main process and for the job processes (``bench/stacks.py``), and the
+project's busiest functions.
 
 Variants: ``bare`` (the SDK alone, ``bench/baseline.py``), ``ours`` (the default:
 spans over OTLP http/protobuf), ``ours-grpc`` (OTLP over gRPC), ``ours-no-export`` (spans
@@ -32,6 +34,7 @@ from bench.stacks import PACKAGES, StackProfile, parse_raw
 from bench.workers import BARE, OURS, WorkerKind, start_worker, stop_worker
 from devtools.synthetic import ServerAccess
 from tests.support.infra import LiveKitServer, OtelCollector
+from tests.support.worker import WorkerProcess
 
 __all__ = ["VARIANTS", "main"]
 
@@ -43,6 +46,7 @@ VARIANTS: dict[str, WorkerKind] = {
 }
 _SAMPLE_RATE = 200  # per second, per process
 _SPY_STOP_TIMEOUT = 60.0
+_TOP = 4  # project functions listed per package and role
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -87,8 +91,30 @@ def _report_profile(profile: StackProfile) -> None:
         )
         print(f"    {role} process samples {profile.samples[role]}: {shares}")
         for package in ("project worker", "project telemetry"):
-            for name, share in profile.top_functions(role, package, 3):
+            for name, share in profile.top_functions(role, package, _TOP):
                 print(f"      {share:6.1%}  {name}")
+
+
+def _serve_rooms(
+    worker: WorkerProcess, kind: WorkerKind, access: ServerAccess, rooms: int, prefix: str
+) -> None:
+    single = FULL.plan.single()
+    for index in range(rooms):
+        serve_wave(worker, kind, access, single, f"{prefix}-{index}")
+
+
+def _sampled(
+    worker: WorkerProcess, kind: WorkerKind, access: ServerAccess, rooms: int, out: Path
+) -> StackProfile:
+    """Serve ``rooms`` rooms under py-spy; where the samples went."""
+    assert worker.process is not None
+    spy = _start_spy(worker.process.pid, out)
+    try:
+        _serve_rooms(worker, kind, access, rooms, f"{kind.agent_name}-sampled")
+    finally:
+        _stop_spy(spy)
+    with out.open() as raw:
+        return parse_raw(raw)
 
 
 def _profile_variant(
@@ -96,29 +122,23 @@ def _profile_variant(
 ) -> None:
     kind = VARIANTS[name]
     worker = start_worker(kind, access, work_dir / name, otlp)
-    single = FULL.plan.single()
-    spy: subprocess.Popen[bytes] | None = None
     try:
         # the first job warms what every later one reuses
-        serve_wave(worker, kind, access, single, f"{kind.agent_name}-warm")
+        _serve_rooms(worker, kind, access, 1, f"{kind.agent_name}-warm")
         assert worker.process is not None
         pid = worker.process.pid
-        spy = _start_spy(pid, work_dir / f"{name}.txt") if args.py_spy else None
         before, started = cpu_snapshot(pid), time.monotonic()
-        for index in range(args.rooms):
-            serve_wave(worker, kind, access, single, f"{kind.agent_name}-{index}")
+        _serve_rooms(worker, kind, access, args.rooms, kind.agent_name)
         after, elapsed = cpu_snapshot(pid), time.monotonic() - started
+        total = (after.total - before.total) / args.rooms
+        main_cpu = (after.main - before.main) / args.rooms
+        print(f"  {name}: {args.rooms} jobs in {elapsed:.0f} s; CPU per job {total:.3f} s", end="")
+        print(f" (main process {main_cpu:.4f} s)", flush=True)
+        # sampling slows every process it reads, so it gets rooms of its own
+        if args.py_spy:
+            _report_profile(_sampled(worker, kind, access, args.rooms, work_dir / f"{name}.txt"))
     finally:
-        if spy is not None:
-            _stop_spy(spy)
         stop_worker(worker)
-    total = (after.total - before.total) / args.rooms
-    main_cpu = (after.main - before.main) / args.rooms
-    print(f"  {name}: {args.rooms} jobs in {elapsed:.0f} s; CPU per job {total:.3f} s", end="")
-    print(f" (main process {main_cpu:.4f} s)", flush=True)
-    if spy is not None:
-        with (work_dir / f"{name}.txt").open() as raw:
-            _report_profile(parse_raw(raw))
 
 
 def main(argv: list[str] | None = None) -> int:
