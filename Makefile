@@ -17,7 +17,7 @@ export POETRY_NO_INTERACTION := 1
 
 .PHONY: help agent-install agent-dev agent-start agent-lint agent-format agent-typecheck \
 	test test-unit health livekit-server infra stack-up stack-down stack-logs stack-ps \
-	demo-traffic bench
+	demo-traffic bench bench-profile
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -82,3 +82,6 @@ demo-traffic: agent-install ## Synthetic participants publish a tone in a few ro
 
 bench: agent-install infra ## Benchmark against the bare SDK; writes bench/results/
 	$(PY) -m bench
+
+bench-profile: agent-install infra ## Where a job's CPU goes: bare vs ours, sampled with py-spy
+	$(PY) -m bench.profile --py-spy

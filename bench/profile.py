@@ -90,7 +90,7 @@ def _report_profile(profile: StackProfile) -> None:
             if profile.share(role, package) >= 0.005
         )
         print(f"    {role} process samples {profile.samples[role]}: {shares}")
-        for package in ("project worker", "project telemetry"):
+        for package in ("project worker", "project telemetry", "opentelemetry"):
             for name, share in profile.top_functions(role, package, _TOP):
                 print(f"      {share:6.1%}  {name}")
 
