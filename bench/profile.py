@@ -5,7 +5,7 @@ turn, serving ``N`` rooms one at a time (each with one participant publishing a 
 prints the CPU seconds per job of the worker's whole process tree and of its main process.
 One room at a time leaves cores free, so the figures are not blurred by waiting for a CPU
 as they are at 20 concurrent rooms. With ``--py-spy`` each variant then serves as many
-rooms again under ``py-spy record --subprocesses`` (sampling slows what it reads, so the
+rooms again under ``py-spy record --subprocesses --gil`` (sampling slows what it reads, so the
 CPU figures come from the rooms before) and the report adds where the samples went: by
 package for the main process and for the job processes (``bench/stacks.py``), and the
 project's busiest functions.
@@ -66,7 +66,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def _start_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
-    command = [spy, "record", "--pid", str(pid), "--subprocesses", "--full-filenames"]
+    # --gil: only the thread holding the GIL, i.e. running Python; without it py-spy also
+    # counts threads in timed waits (the span processor's) as busy
+    command = [spy, "record", "--pid", str(pid), "--subprocesses", "--full-filenames", "--gil"]
     command += ["--rate", str(_SAMPLE_RATE), "--format", "raw", "--output", str(out)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
