@@ -13,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .children import install_child_count
     from .exemplars import ExemplarHistograms, ObservationReceiver, ObservationReporter
     from .exposition import MetricsEndpoint
     from .metrics import WorkerMetrics, get_metrics
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from .tracing import Tracing, build_resource, create_span_exporter, setup_tracing
 
 _EXPORTS = {
+    "install_child_count": "children",
     "ExemplarHistograms": "exemplars",
     "ObservationReceiver": "exemplars",
     "ObservationReporter": "exemplars",
@@ -44,6 +46,7 @@ __all__ = [
     "build_resource",
     "create_span_exporter",
     "get_metrics",
+    "install_child_count",
     "setup_tracing",
 ]
 

@@ -9,7 +9,8 @@ What this class adds: the ``/metrics`` endpoint on its own port (see
 ``telemetry.exposition``), the socket on which job processes report exemplar observations,
 the registration state as metrics, a health answer that is unhealthy whenever the worker is
 not registered with LiveKit (the SDK's only turns so after every retry failed), the
-count of job processes that died with a job, and the shutdown of all of it.
+count of job processes that died with a job, a cheaper count behind the SDK's
+child-process gauge (``telemetry.children``), and the shutdown of all of it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from livekit.agents import AgentServer
 from livekit.agents.version import __version__ as sdk_version
 
+from telemetry.children import install_child_count
 from telemetry.exemplars import ExemplarHistograms, ObservationReceiver
 from telemetry.exposition import MetricsEndpoint
 from telemetry.labels import PARTICIPANT_KINDS
@@ -116,6 +118,8 @@ class WorkerServer(AgentServer):
         )
         metrics.registration_changed(False)
         metrics.initialize_series(PARTICIPANT_KINDS)
+        if self._metrics_dir is not None and not install_child_count():
+            logger.debug("the SDK's child-process count is its own: its updater changed")
         self._tasks.append(asyncio.create_task(self._start_endpoint(), name="metrics_endpoint"))
 
     def _on_registered(self, worker_id: str, server_info: Any) -> None:
