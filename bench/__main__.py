@@ -1,9 +1,9 @@
 """``python -m bench [--quick] [--out DIR]``: run the bench, write ``latest.json`` and ``.md``.
 
 The full run (``make bench``) writes to ``bench/results/`` and replaces the figures in the
-README between its bench markers. A quick
-run (``--quick``: small counts, a smoke test of the whole pipeline) writes to a temporary
-directory unless ``--out`` says otherwise, so it never replaces the published figures.
+README between its bench markers. A quick run (``--quick``: small counts, a smoke test of
+the whole pipeline) writes to a temporary directory unless ``--out`` says otherwise, so it
+never replaces the published figures.
 The exit code is 0 when every measurement ran, whatever the verdicts; 1 when the bench
 itself failed (its servers' and workers' logs are then kept and their directory printed).
 """

@@ -14,15 +14,19 @@ from tests.support.infra import REPO_ROOT
 pytestmark = pytest.mark.integration
 
 
-def test_profile_measures_cpu_and_reads_the_samples_of_both_processes() -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.profile", "--rooms", "1", "--py-spy", "ours"],
+def _profile(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench.profile", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_profile_measures_cpu_and_reads_the_samples_of_both_processes() -> None:
+    completed = _profile("--rooms", "1", "--py-spy", "ours", timeout=240)
     output = completed.stdout
     assert completed.returncode == 0, output[-4000:] + completed.stderr[-4000:]
 
@@ -39,14 +43,7 @@ def test_profile_measures_cpu_and_reads_the_samples_of_both_processes() -> None:
 
 
 def test_an_unknown_variant_is_refused_before_any_server_starts() -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.profile", "nope"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    completed = _profile("nope", timeout=30)
 
     assert completed.returncode == 2
     assert "unknown variant 'nope'" in completed.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,23 +46,16 @@ def _samples(
     }
 
 
-def _child_processes(worker: WorkerProcess) -> tuple[float, int]:
-    """The SDK's child-process gauge as scraped, and the count psutil sees."""
+def _gauge_counts_children(worker: WorkerProcess) -> bool:
+    """Whether the SDK's child-process gauge, as scraped, is the count psutil sees."""
     assert worker.process is not None
     gauge = sum(
         value
         for (name, _), value in _samples(worker.scrape()).items()
         if name == "lk_agents_child_processes"  # the SDK's gauge, renamed for promtool
     )
-    return gauge, len(psutil.Process(worker.process.pid).children(recursive=True))
-
-
-def _gauge_counts_children(worker: WorkerProcess) -> Callable[[], bool]:
-    def check() -> bool:
-        gauge, count = _child_processes(worker)
-        return gauge == count > 3  # the forkserver, its resource tracker, 3 idle processes
-
-    return check
+    count = len(psutil.Process(worker.process.pid).children(recursive=True))
+    return gauge == count > 3  # the forkserver, its resource tracker, 3 idle processes
 
 
 def _by_trace(spans: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -199,7 +191,9 @@ def test_series_do_not_grow_with_rooms(
         files = len(list(worker.metrics_dir.glob("*.db")))
         # the SDK's child-process gauge, counted by the project (telemetry.children); the
         # SDK updates it every 0.5 s, so it matches once the pool is steady
-        wait_until(_gauge_counts_children(worker), 15, what="child-process gauge = psutil's")
+        wait_until(
+            lambda: _gauge_counts_children(worker), 15, what="child-process gauge = psutil's"
+        )
     assert after_50 == after_10, sorted(after_50 ^ after_10)
     for _, labels in after_50:
         for _, value in labels:
