@@ -19,9 +19,10 @@ import psutil
 from livekit.agents import utils
 from livekit.agents.telemetry import metrics as sdk_metrics
 
-__all__ = ["SDK_UPDATER", "count_descendants", "install_child_count", "update_child_count"]
+from .seams.lk_agents import replace_child_count_updater
 
-SDK_UPDATER = "_update_child_proc_count"  # what the SDK's load loop calls at every tick
+__all__ = ["count_descendants", "install_child_count", "update_child_count"]
+
 _PROC = Path("/proc")
 _STAT_BYTES = 1024  # the fields up to ppid fit; a command name is at most 64 bytes
 
@@ -79,7 +80,4 @@ def update_child_count() -> None:
 
 def install_child_count() -> bool:
     """Have the SDK's load loop call ``update_child_count``; False if the SDK changed."""
-    if not callable(getattr(sdk_metrics, SDK_UPDATER, None)):
-        return False
-    setattr(sdk_metrics, SDK_UPDATER, update_child_count)
-    return True
+    return replace_child_count_updater(update_child_count)

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from .seams import otel_sdk
+
 __all__ = ["MeteredBatchSpanProcessor", "MeteredSpanExporter"]
 
 logger = logging.getLogger(__name__)
@@ -126,7 +128,7 @@ class MeteredBatchSpanProcessor(BatchSpanProcessor):
         super().__init__(exporter, **kwargs)  # type: ignore[arg-type]
         self._exporter = exporter
         self._on_drop = on_drop
-        self._max_queue = self._batch_processor._max_queue_size
+        self._max_queue = otel_sdk.max_queue_size(self)
 
     def shutdown_within(self, timeout_millis: int) -> None:
         """Export what is queued and stop, waiting at most ``timeout_millis``.
@@ -138,13 +140,13 @@ class MeteredBatchSpanProcessor(BatchSpanProcessor):
         the whole bound. The exporter is then shut down, which ends its retries; the spans
         it held are counted as lost.
         """
-        # BatchSpanProcessor.shutdown() always waits up to 30 s; its batch processor takes
-        # the bound a job process needs to exit before the SDK kills it
+        # BatchSpanProcessor.shutdown() always waits up to 30 s; the bound a job process needs
+        # to exit before the SDK kills it goes to its queue instead
         failing = isinstance(self._exporter, MeteredSpanExporter) and self._exporter.failing
         grace = 0 if failing else min(timeout_millis, _EXPORT_GRACE_MILLIS)
         flush = threading.Thread(
-            target=self._batch_processor.shutdown,
-            kwargs={"timeout_millis": timeout_millis},
+            target=otel_sdk.shutdown_queue,
+            args=(self, timeout_millis),
             name="span-flush",
             daemon=True,
         )
@@ -158,6 +160,6 @@ class MeteredBatchSpanProcessor(BatchSpanProcessor):
         """Queue the span, counting it as dropped when the queue is full."""
         # the SDK processor drops the oldest span and logs; the count is what it lacks
         sampled = span.context is not None and span.context.trace_flags.sampled
-        if sampled and len(self._batch_processor._queue) >= self._max_queue:
+        if sampled and otel_sdk.queue_length(self) >= self._max_queue:
             self._on_drop(1)
         super().on_end(span)

@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import psutil
-from prometheus_client.mmap_dict import MmapedDict
+
+from .seams.prom_client import Values, read_values, write_values
 
 __all__ = ["AGGREGATE", "MultiprocessCompactor", "pid_alive"]
 
@@ -38,8 +39,6 @@ _FILE = re.compile(
 )
 _SUMMED_TYPES = ("counter", "histogram", "summary")
 _MERGED_GAUGE_MODES = ("sum", "max", "min", "mostrecent")
-
-_Values = dict[str, tuple[float, float]]
 
 
 def pid_alive(pid: int) -> bool:
@@ -65,22 +64,11 @@ def _merge(
     return new if ts >= old_ts else current  # mostrecent
 
 
-def _read(path: Path) -> _Values:
-    return {
-        key: (value, ts) for key, value, ts, _ in MmapedDict.read_all_values_from_file(str(path))
-    }
-
-
-def _write_atomically(path: Path, values: _Values) -> None:
+def _write_atomically(path: Path, values: Values) -> None:
     # a scrape must never see a half-written aggregate: build it aside, then rename
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.unlink(missing_ok=True)
-    mmap_dict = MmapedDict(str(tmp))
-    try:
-        for key, (value, ts) in values.items():
-            mmap_dict.write_value(key, value, ts)
-    finally:
-        mmap_dict.close()
+    write_values(tmp, values)
     os.replace(tmp, path)
 
 
@@ -139,10 +127,10 @@ class MultiprocessCompactor:
 
     @staticmethod
     def _fold(target: Path, mode: str, sources: Iterable[Path]) -> None:
-        values = _read(target) if target.exists() else {}
+        values = read_values(target) if target.exists() else {}
         for source in sources:
             try:
-                new_values = _read(source)
+                new_values = read_values(source)
             except (OSError, RuntimeError, struct.error, UnicodeDecodeError) as error:
                 # a file cut short by a crash cannot be trusted; losing it beats corrupting
                 logger.warning("skipping unreadable metrics file %s: %s", source.name, error)

@@ -20,7 +20,9 @@ from typing import Any, TextIO
 
 from livekit.agents.log import TRACE_LEVEL
 
-__all__ = ["CONTEXT_FIELDS", "JsonFormatter", "TextFormatter", "get_logger", "setup_logging"]
+from telemetry.seams.otel_sdk import EXPORT_LOGGER
+
+__all__ = ["CONTEXT_FIELDS", "JsonFormatter", "TextFormatter", "setup_logging"]
 
 TEXT_FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"
 
@@ -34,7 +36,7 @@ _QUIET_LOGGERS = ("httpx", "httpcore", "websockets.client", "aiohttp.access", "u
 _OTLP_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-    "opentelemetry.sdk._shared_internal",
+    EXPORT_LOGGER,
 )
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 _ESCAPES = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
@@ -168,11 +170,6 @@ def setup_logging(
     return handler
 
 
-def get_logger(name: str) -> logging.Logger:
-    """The logger for a module; use ``get_logger(__name__)``."""
-    return logging.getLogger(name)
-
-
 def _is_sdk_stdout_handler(handler: logging.Handler) -> bool:
     return type(handler) is logging.StreamHandler and getattr(handler, "stream", None) in (
         sys.stdout,
@@ -183,17 +180,16 @@ def _is_sdk_stdout_handler(handler: logging.Handler) -> bool:
 def _take_over_sdk_logging(fmt: str, allow_pii: bool) -> None:
     """Make the SDK CLI's logging setup install this module's handler instead of its own.
 
-    ``livekit.agents.cli.cli._run_worker`` calls its module-level ``setup_logging`` after the
-    project has configured logging, adding a second stdout handler. The name is looked up
-    when the worker starts, so rebinding it routes that call here; the level the CLI passes
-    (``--log-level``, default the server's ``log_level``) is kept.
+    The SDK's CLI calls its own logging setup when it starts the worker, after the project
+    has configured logging, adding a second stdout handler; the seam routes that call here
+    (``telemetry.seams.lk_agents``). The level the CLI passes (``--log-level``, default the
+    server's ``log_level``) is kept.
     """
-    from livekit.agents.cli import cli as sdk_cli
+    from telemetry.seams.lk_agents import replace_cli_logging_setup
 
     def _setup_from_sdk(
         log_level: str, devmode: bool, console: bool, compact: bool = False
     ) -> None:
         setup_logging(log_level, fmt, allow_pii=allow_pii)
 
-    # the module does not list it in __all__; it is still the name `_run_worker` calls
-    setattr(sdk_cli, "setup_logging", _setup_from_sdk)  # noqa: B010
+    replace_cli_logging_setup(_setup_from_sdk)

@@ -18,11 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from livekit.agents import AgentServer
 from livekit.agents.version import __version__ as sdk_version
 
 from telemetry.children import install_child_count
@@ -31,6 +30,7 @@ from telemetry.exposition import MetricsEndpoint
 from telemetry.labels import PARTICIPANT_KINDS
 from telemetry.loop_lag import monitor_loop_lag
 from telemetry.metrics import WorkerMetrics, get_metrics
+from telemetry.seams.lk_agents import RegistrationAwareServer
 
 __all__ = ["OBSERVATIONS_SOCKET", "WorkerServer"]
 
@@ -40,7 +40,7 @@ OBSERVATIONS_SOCKET = "observations.sock"
 _COMPACT_INTERVAL = 10.0
 
 
-class WorkerServer(AgentServer):
+class WorkerServer(RegistrationAwareServer):
     """An ``AgentServer`` that also serves the worker's metrics.
 
     Args:
@@ -62,13 +62,10 @@ class WorkerServer(AgentServer):
         metrics: Callable[[], WorkerMetrics] = get_metrics,
         **kwargs: Any,
     ) -> None:
-        self._registered = False
         self._registrations = 0
-        self._failed = False
         super().__init__(
             prometheus_multiproc_dir=str(metrics_dir) if metrics_dir else None, **kwargs
         )
-        self._registered = False  # the SDK's __init__ resets `_connecting` through the setter
         self._metrics_host = metrics_host
         self._metrics_port = metrics_port
         self._metrics_dir = metrics_dir
@@ -78,43 +75,20 @@ class WorkerServer(AgentServer):
         self.metrics_endpoint: MetricsEndpoint | None = None
         self._receiver: ObservationReceiver | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._shutdown_callbacks: list[Callable[[], Awaitable[None] | None]] = []
         self.on("worker_started", self._on_started)
         self.on("worker_registered", self._on_registered)
 
-    def add_shutdown_callback(self, callback: Callable[[], Awaitable[None] | None]) -> None:
-        """Run ``callback`` after the SDK has closed the worker."""
-        self._shutdown_callbacks.append(callback)
-
-    # The SDK's health answer reads `_connection_failed` and sets it only after its last
-    # retry; `_connecting` is True from each connection attempt until registration. The
-    # properties below report "not registered" through both, at the moment it happens:
-    # before the first registration too (refused credentials never register).
-    @property
-    def _connection_failed(self) -> bool:
-        return self._failed or not self._registered
-
-    @_connection_failed.setter
-    def _connection_failed(self, value: bool) -> None:
-        self._failed = value
-
-    @property
-    def _connecting(self) -> bool:
-        return not self._registered
-
-    @_connecting.setter
-    def _connecting(self, value: bool) -> None:
-        if value and self._registered:
-            logger.warning("Lost the connection to the LiveKit server, reconnecting")
-            self._get_metrics().registration_changed(False)
-        self._registered = not value
+    def registration_lost(self) -> None:
+        """Log and count the lost registration; the SDK reconnects."""
+        logger.warning("Lost the connection to the LiveKit server, reconnecting")
+        self._get_metrics().registration_changed(False)
 
     def _on_started(self) -> None:
         # the SDK empties the multiprocess directory just before this event, so this is the
         # first moment the main process may create metric files
         metrics = self._get_metrics()
         metrics.build_info(
-            version=self._version, sdk_version=sdk_version, agent_name=self._agent_name
+            version=self._version, sdk_version=sdk_version, agent_name=self.agent_name
         )
         metrics.registration_changed(False)
         metrics.initialize_series(PARTICIPANT_KINDS)
@@ -149,7 +123,7 @@ class WorkerServer(AgentServer):
         self._tasks.append(
             asyncio.create_task(monitor_loop_lag(lambda s: self._get_metrics().loop_lag("main", s)))
         )
-        self._proc_pool.on("process_closed", self._on_process_closed)
+        self.on_process_closed(self._on_process_closed)
 
     async def _compact_periodically(self, endpoint: MetricsEndpoint) -> None:
         assert endpoint.compactor is not None
@@ -178,8 +152,3 @@ class WorkerServer(AgentServer):
             self._receiver.close()
         if self.metrics_endpoint is not None:
             await self.metrics_endpoint.aclose()
-        for callback in self._shutdown_callbacks:
-            result = callback()
-            if result is not None:
-                await result
-        self._shutdown_callbacks.clear()

@@ -15,7 +15,8 @@ from livekit.agents import worker as sdk_worker
 from livekit.agents.telemetry import metrics as sdk_metrics
 
 from telemetry import children
-from telemetry.children import SDK_UPDATER, count_descendants, install_child_count
+from telemetry.children import count_descendants, install_child_count
+from telemetry.seams.lk_agents import CHILD_COUNT_UPDATER
 
 _TREE_TIMEOUT = 10.0
 # a child that starts a grandchild; both sleep until killed
@@ -76,7 +77,7 @@ def test_the_count_of_a_real_tree_is_psutils(tree: psutil.Process) -> None:
 @pytest.fixture
 def sdk_updater(monkeypatch: pytest.MonkeyPatch) -> None:
     # restored after the test, whatever install_child_count put there
-    monkeypatch.setattr(sdk_metrics, SDK_UPDATER, getattr(sdk_metrics, SDK_UPDATER))
+    monkeypatch.setattr(sdk_metrics, CHILD_COUNT_UPDATER, getattr(sdk_metrics, CHILD_COUNT_UPDATER))
 
 
 def _gauge() -> float:
@@ -95,22 +96,22 @@ def test_the_sdk_updater_counts_without_psutils_scan_of_every_process(
     monkeypatch.setattr(psutil.Process, "children", scan)
 
     assert install_child_count() is True
-    getattr(sdk_metrics, SDK_UPDATER)()
+    getattr(sdk_metrics, CHILD_COUNT_UPDATER)()
 
     assert _gauge() == count_descendants() >= 2
 
 
 @pytest.mark.usefixtures("sdk_updater")
 def test_an_sdk_without_the_updater_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(sdk_metrics, SDK_UPDATER)
+    monkeypatch.delattr(sdk_metrics, CHILD_COUNT_UPDATER)
 
     assert install_child_count() is False
-    assert not hasattr(sdk_metrics, SDK_UPDATER)
+    assert not hasattr(sdk_metrics, CHILD_COUNT_UPDATER)
 
 
 def test_the_sdk_still_looks_the_updater_up_at_every_tick() -> None:
     # the replacement works only while the SDK's load loop reads the module attribute
-    assert f"telemetry.metrics.{SDK_UPDATER}" in inspect.getsource(sdk_worker)
+    assert f"telemetry.metrics.{CHILD_COUNT_UPDATER}" in inspect.getsource(sdk_worker)
 
 
 def test_without_proc_the_count_falls_back_to_psutil(

@@ -1,0 +1,60 @@
+"""The opentelemetry-sdk seam: the batch processor's private parts are still there."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Sequence
+from importlib.metadata import version
+from typing import Any
+
+import pytest
+from opentelemetry.sdk import _shared_internal
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from telemetry.seams import otel_sdk
+
+
+class _Refusing(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.FAILURE
+
+
+def test_the_installed_sdk_has_every_private_name_the_seam_uses() -> None:
+    assert otel_sdk.check() == []
+
+
+def test_a_changed_queue_is_named_with_the_installed_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = _shared_internal.BatchProcessor.__init__
+
+    def list_queue(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._queue = list(self._queue)  # no longer a bounded deque
+
+    monkeypatch.setattr(_shared_internal.BatchProcessor, "__init__", list_queue)
+
+    [line] = otel_sdk.check()
+
+    assert line.startswith(
+        f"opentelemetry-sdk {version('opentelemetry-sdk')}: "
+        "BatchSpanProcessor._batch_processor is gone or changed"
+    )
+    assert "telemetry/seams/otel_sdk.py" in line
+
+
+def test_queue_length_and_size_follow_the_processor() -> None:
+    processor = BatchSpanProcessor(
+        _Refusing(), max_queue_size=4, max_export_batch_size=4, schedule_delay_millis=60_000
+    )
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    try:
+        for _ in range(3):
+            provider.get_tracer(__name__).start_span("s").end()
+        assert (otel_sdk.queue_length(processor), otel_sdk.max_queue_size(processor)) == (3, 4)
+        otel_sdk.shutdown_queue(processor, timeout_millis=100)
+        assert isinstance(processor._batch_processor._queue, collections.deque)
+    finally:
+        provider.shutdown()
