@@ -16,7 +16,7 @@ import uuid
 
 from livekit import api
 
-from worker.settings import settings
+from worker.settings import RuntimeSettings, settings_or_exit
 
 from .synthetic import ServerAccess, SyntheticParticipant, create_dispatch
 
@@ -26,9 +26,11 @@ _MAX_ROOMS = 20
 _MAX_SECONDS = 600
 
 
-async def _room(access: ServerAccess, room: str, participants: int, seconds: float) -> None:
-    if settings.AGENT_NAME:
-        await create_dispatch(access, room, settings.AGENT_NAME)
+async def _room(
+    access: ServerAccess, room: str, participants: int, seconds: float, agent_name: str
+) -> None:
+    if agent_name:
+        await create_dispatch(access, room, agent_name)
     else:  # automatic dispatch: creating the room is enough
         async with api.LiveKitAPI(access.http_url, access.api_key, access.api_secret) as lkapi:
             await lkapi.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=30))
@@ -40,8 +42,10 @@ async def _room(access: ServerAccess, room: str, participants: int, seconds: flo
     print(f"room {room}: {participants} participant(s) published for {seconds:g}s and left")
 
 
-async def run_demo(rooms: int, participants: int, seconds: float) -> None:
-    """Run ``rooms`` rooms concurrently, each for ``seconds``."""
+async def run_demo(
+    rooms: int, participants: int, seconds: float, settings: RuntimeSettings
+) -> None:
+    """Run ``rooms`` rooms concurrently, each for ``seconds``, on the LiveKit server of ``settings``."""
     access = ServerAccess(
         settings.LIVEKIT_URL,
         settings.LIVEKIT_API_KEY,
@@ -50,7 +54,9 @@ async def run_demo(rooms: int, participants: int, seconds: float) -> None:
     names = [f"demo-{uuid.uuid4().hex[:8]}" for _ in range(rooms)]
     print(f"demo traffic: {rooms} room(s) on {settings.LIVEKIT_URL} for {seconds:g}s")
     await asyncio.wait_for(
-        asyncio.gather(*(_room(access, name, participants, seconds) for name in names)),
+        asyncio.gather(
+            *(_room(access, name, participants, seconds, settings.AGENT_NAME) for name in names)
+        ),
         timeout=seconds + 120,
     )
 
@@ -65,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.rooms <= _MAX_ROOMS or not 0 < args.seconds <= _MAX_SECONDS:
         print(f"error: 1-{_MAX_ROOMS} rooms for at most {_MAX_SECONDS}s", file=sys.stderr)
         return 2
+    settings = settings_or_exit()
     try:
-        asyncio.run(run_demo(args.rooms, args.participants, args.seconds))
+        asyncio.run(run_demo(args.rooms, args.participants, args.seconds, settings))
     except (OSError, TimeoutError, api.TwirpError) as error:
         print(f"error: demo traffic failed: {error}", file=sys.stderr)
         return 1

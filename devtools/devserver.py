@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from worker.settings import settings
+from worker.settings import settings_or_exit
 
 __all__ = ["ensure", "main", "stop"]
 
@@ -45,14 +45,14 @@ def _answers(url: str) -> bool:
         return False
 
 
-def ensure() -> int:
-    """Start the local dev server if ``LIVEKIT_URL`` is local and silent; returns an exit code."""
-    url, host, port = _http_url(settings.LIVEKIT_URL)
+def ensure(livekit_url: str) -> int:
+    """Start the local dev server if ``livekit_url`` is local and silent; returns an exit code."""
+    url, host, port = _http_url(livekit_url)
     if _answers(url):
-        print(f"LiveKit server answering at {settings.LIVEKIT_URL}")
+        print(f"LiveKit server answering at {livekit_url}")
         return 0
     if host not in _LOCAL_HOSTS:
-        print(f"LiveKit server at {settings.LIVEKIT_URL} does not answer (not local: left alone)")
+        print(f"LiveKit server at {livekit_url} does not answer (not local: left alone)")
         return 0
     binary = subprocess.run(
         [str(_ROOT / "scripts" / "ensure-infra.sh"), "livekit-server"],
@@ -82,7 +82,7 @@ def ensure() -> int:
     while time.monotonic() < deadline:
         if _answers(url):
             print(
-                f"Started a local LiveKit dev server at {settings.LIVEKIT_URL} "
+                f"Started a local LiveKit dev server at {livekit_url} "
                 f"(pid {process.pid}, log {_LOG_FILE.relative_to(_ROOT)}; "
                 "stop it with `python -m devtools.devserver stop`)"
             )
@@ -108,11 +108,12 @@ def stop() -> int:
 
 def main(argv: list[str]) -> int:
     """Dispatch ``ensure`` or ``stop``."""
-    commands = {"ensure": ensure, "stop": stop}
-    if len(argv) != 1 or argv[0] not in commands:
-        print("usage: python -m devtools.devserver ensure|stop", file=sys.stderr)
-        return 2
-    return commands[argv[0]]()
+    if argv == ["ensure"]:
+        return ensure(settings_or_exit().LIVEKIT_URL)
+    if argv == ["stop"]:
+        return stop()
+    print("usage: python -m devtools.devserver ensure|stop", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

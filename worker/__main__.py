@@ -11,17 +11,17 @@ import sys
 
 
 def _main() -> None:
-    from .settings import ConfigError, settings  # exits 2 on an invalid variable
+    from .settings import ConfigError, exit_on_config_error, get_settings
 
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command in ("dev", "start"):
-        from .preflight import preflight
+    try:
+        settings = get_settings()
+        if command in ("dev", "start"):
+            from .preflight import preflight
 
-        try:
             preflight(settings, command)
-        except ConfigError as error:
-            print(f"error: {error}", file=sys.stderr)
-            raise SystemExit(2) from None
+    except ConfigError as error:
+        exit_on_config_error(error)
 
     from .logging import setup_logging
 
@@ -29,7 +29,7 @@ def _main() -> None:
 
     from .main import run
 
-    run()
+    run(settings)
 
 
 if __name__ == "__main__":

@@ -101,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _url_from_settings() -> str:
-    from .settings import settings
+    from .settings import settings_or_exit
 
+    settings = settings_or_exit()
     host = "127.0.0.1" if settings.BIND_HOST in ("", "0.0.0.0", "::") else settings.BIND_HOST
     return f"http://{host}:{settings.HEALTH_PORT}/"
 

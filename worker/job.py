@@ -47,8 +47,7 @@ def prepare_job_process(proc: JobProcess, settings: RuntimeSettings, version: st
             service_version=version, environment=settings.DEPLOYMENT_ENVIRONMENT
         ),
         exporter=tracing.create_span_exporter(
-            settings.OTEL_TRACES_EXPORTER,
-            settings.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or settings.OTEL_EXPORTER_OTLP_PROTOCOL,
+            settings.OTEL_TRACES_EXPORTER, settings.traces_protocol
         ),
         on_export_failure=metrics.span_export_failed,
         on_drop=metrics.spans_dropped,

@@ -1,11 +1,13 @@
 """The worker's entrypoint: one LiveKit Agents server, one job process per room.
 
 Run it with ``python -m worker dev`` (development) or ``python -m worker start``
-(production); ``make agent-dev`` does the former.
+(production); ``make agent-dev`` does the former. Importing this module builds nothing and
+reads no setting: the command line loads the settings and calls :func:`run` with them.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -17,7 +19,9 @@ from telemetry.metrics import get_metrics
 from . import __version__
 from .job import JobRuntime, prepare_job_process
 from .server import WorkerServer
-from .settings import settings
+from .settings import RuntimeSettings
+
+__all__ = ["build_server", "entrypoint", "job_count_load", "on_request", "prewarm", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +33,7 @@ _OTLP_EXPORTER_MODULES = {
 }
 
 
-def _forkserver_preload() -> list[str]:
+def _forkserver_preload(settings: RuntimeSettings) -> list[str]:
     """What every job process would otherwise import for itself, imported once.
 
     Job processes are forked from the SDK's forkserver; each imports this module (for prewarm
@@ -40,45 +44,26 @@ def _forkserver_preload() -> list[str]:
     """
     modules = [__name__]
     if settings.OTEL_TRACES_EXPORTER == "otlp":
-        traces = settings.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
-        modules += _OTLP_EXPORTER_MODULES[traces or settings.OTEL_EXPORTER_OTLP_PROTOCOL]
+        modules += _OTLP_EXPORTER_MODULES[settings.traces_protocol]
     return modules
 
 
-def job_count_load(agent_server: AgentServer) -> float:
-    """The worker's load as the share of ``WORKER_MAX_JOBS`` its jobs take.
+def job_count_load(agent_server: AgentServer, *, max_jobs: int) -> float:
+    """The worker's load as the share of ``WORKER_MAX_JOBS`` (``max_jobs``) its jobs take.
 
     The SDK's default load is the CPU use of the whole machine (or container). Where the
     worker shares the machine, that measures its neighbours too, and the LiveKit server stops
     dispatching to a worker whose load nears 1 even in dev mode; counting jobs does not.
     """
-    assert settings.WORKER_MAX_JOBS is not None
-    return min(len(agent_server.active_jobs) / settings.WORKER_MAX_JOBS, 1.0)
+    return min(len(agent_server.active_jobs) / max_jobs, 1.0)
 
 
-server = WorkerServer(
-    ws_url=settings.LIVEKIT_URL,
-    api_key=settings.LIVEKIT_API_KEY,
-    api_secret=settings.LIVEKIT_API_SECRET.get_secret_value(),
-    num_idle_processes=settings.WORKER_NUM_IDLE_PROCESSES,
-    drain_timeout=settings.WORKER_DRAIN_TIMEOUT,
-    # a fixed health port in dev mode too: the SDK would pick a random one
-    host=settings.BIND_HOST,
-    port=settings.HEALTH_PORT,
-    # loading the VAD model takes seconds on a busy machine; the SDK's default is 10 s
-    initialize_process_timeout=30.0,
-    log_level=settings.sdk_log_level,
-    load_fnc=job_count_load if settings.WORKER_MAX_JOBS else None,
-    metrics_host=settings.BIND_HOST,
-    metrics_port=settings.METRICS_PORT,
-    metrics_dir=settings.metrics_dir,
-    version=__version__,
-    preload_modules=_forkserver_preload(),
-)
+def prewarm(proc: JobProcess, settings: RuntimeSettings) -> None:
+    """Runs once in each job process before it takes a job: load what jobs share.
 
-
-def prewarm(proc: JobProcess) -> None:
-    """Runs once in each job process before it takes a job: load what jobs share."""
+    The settings arrive with the function: the server hands the job process this function
+    bound to the settings the command line loaded.
+    """
     started = time.perf_counter()
     logger.info("Prewarming job process %s", proc.pid)
     prepare_job_process(proc, settings, __version__)
@@ -89,9 +74,6 @@ def prewarm(proc: JobProcess) -> None:
     logger.info("Job process %s ready in %.2fs", proc.pid, elapsed)
 
 
-server.setup_fnc = prewarm
-
-
 async def on_request(request: JobRequest) -> None:
     """Runs in the main process for each job offered to this worker: accept it."""
     metrics = get_metrics()
@@ -100,9 +82,8 @@ async def on_request(request: JobRequest) -> None:
     metrics.job_accepted()
 
 
-@server.rtc_session(agent_name=settings.AGENT_NAME, on_request=on_request)
-async def entrypoint(ctx: JobContext) -> None:
-    """Runs in the job's own process, once per room."""
+async def entrypoint(ctx: JobContext, settings: RuntimeSettings) -> None:
+    """Runs in the job's own process, once per room, with the settings bound as for prewarm."""
     runtime = JobRuntime(ctx, settings)
     runtime.start()
     ctx.add_shutdown_callback(runtime.on_shutdown)
@@ -120,6 +101,42 @@ async def entrypoint(ctx: JobContext) -> None:
     # and start it in ctx.room; until then the job stays connected until the room ends.
 
 
-def run() -> None:
-    """Start the SDK's command line (``dev``, ``start``, …) on this server."""
-    cli.run_app(server)
+def build_server(settings: RuntimeSettings) -> WorkerServer:
+    """The worker's server, configured by ``settings``, with prewarm and the entrypoint.
+
+    ``prewarm`` and ``entrypoint`` run in job processes; they are registered bound to
+    ``settings`` (module functions and the settings pickle), so job processes receive the
+    settings with them instead of reading the environment again.
+    """
+    max_jobs = settings.WORKER_MAX_JOBS
+    server = WorkerServer(
+        ws_url=settings.LIVEKIT_URL,
+        api_key=settings.LIVEKIT_API_KEY,
+        api_secret=settings.LIVEKIT_API_SECRET.get_secret_value(),
+        num_idle_processes=settings.WORKER_NUM_IDLE_PROCESSES,
+        drain_timeout=settings.WORKER_DRAIN_TIMEOUT,
+        # a fixed health port in dev mode too: the SDK would pick a random one
+        host=settings.BIND_HOST,
+        port=settings.HEALTH_PORT,
+        # loading the VAD model takes seconds on a busy machine; the SDK's default is 10 s
+        initialize_process_timeout=30.0,
+        log_level=settings.sdk_log_level,
+        load_fnc=functools.partial(job_count_load, max_jobs=max_jobs) if max_jobs else None,
+        metrics_host=settings.BIND_HOST,
+        metrics_port=settings.METRICS_PORT,
+        metrics_dir=settings.metrics_dir,
+        version=__version__,
+        preload_modules=_forkserver_preload(settings),
+        setup_fnc=functools.partial(prewarm, settings=settings),
+    )
+    server.rtc_session(
+        functools.partial(entrypoint, settings=settings),
+        agent_name=settings.AGENT_NAME,
+        on_request=on_request,
+    )
+    return server
+
+
+def run(settings: RuntimeSettings) -> None:
+    """Start the SDK's command line (``dev``, ``start``, …) on a server built from ``settings``."""
+    cli.run_app(build_server(settings))

@@ -4,17 +4,24 @@ Every variable the worker understands is a field of :class:`RuntimeSettings`, lo
 the process environment and an optional ``.env`` file. Standard OpenTelemetry variables keep
 their specification names (``OTEL_*``); they are validated here so that a typo fails at
 start-up, but the OpenTelemetry SDK still reads them itself, as the specification says.
+
+Importing this module reads nothing: the command line calls :func:`get_settings` once and
+hands the settings on.
 """
 
 from __future__ import annotations
 
+import functools
+import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NoReturn
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from telemetry.tracing import DEFAULT_SERVICE_NAME
 
 __all__ = [
     "DEV_API_KEY",
@@ -24,8 +31,10 @@ __all__ = [
     "LogLevel",
     "RuntimeSettings",
     "describe_validation_error",
+    "exit_on_config_error",
+    "get_settings",
     "load_settings",
-    "settings",
+    "settings_or_exit",
 ]
 
 # The credentials `livekit-server --dev` accepts; fine on a laptop, never in production.
@@ -84,7 +93,7 @@ class RuntimeSettings(BaseSettings):
 
     # standard OpenTelemetry variables, validated only (the SDK reads them itself)
     OTEL_SDK_DISABLED: bool = False
-    OTEL_SERVICE_NAME: str = "livekit-agent-worker"
+    OTEL_SERVICE_NAME: str = DEFAULT_SERVICE_NAME
     OTEL_TRACES_EXPORTER: Literal["otlp", "console", "none"] = "otlp"
     OTEL_EXPORTER_OTLP_ENDPOINT: str | None = None
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: str | None = None
@@ -156,6 +165,11 @@ class RuntimeSettings(BaseSettings):
         return "WARN" if self.LOG_LEVEL == "WARNING" else self.LOG_LEVEL
 
     @property
+    def traces_protocol(self) -> Literal["grpc", "http/protobuf"]:
+        """The OTLP protocol of span export: the traces-specific variable, else the general one."""
+        return self.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or self.OTEL_EXPORTER_OTLP_PROTOCOL
+
+    @property
     def metrics_dir(self) -> Path:
         """Where job processes write their Prometheus multiprocess files."""
         if self.PROMETHEUS_MULTIPROC_DIR is not None:
@@ -216,15 +230,26 @@ def load_settings() -> RuntimeSettings:
         raise ConfigError(describe_validation_error(error)) from None
 
 
-def _load_or_exit() -> RuntimeSettings:
+@functools.cache
+def get_settings() -> RuntimeSettings:
+    """The process's settings, loaded from the environment on the first call only.
+
+    Raises:
+        ConfigError: a variable is invalid (the next call tries again).
+    """
+    return load_settings()
+
+
+def exit_on_config_error(error: ConfigError) -> NoReturn:
+    """End a command line on a configuration error: one line on stderr and exit code 2."""
+    # before logging is set up, and a traceback would bury the one line
+    print(f"error: {error}", file=sys.stderr)
+    raise SystemExit(2) from None
+
+
+def settings_or_exit() -> RuntimeSettings:
+    """:func:`get_settings` for a command line: an invalid variable ends it with exit code 2."""
     try:
-        return load_settings()
+        return get_settings()
     except ConfigError as error:
-        # at import time there is no logging yet, and a traceback would bury the one line
-        import sys
-
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-settings: RuntimeSettings = _load_or_exit()
+        exit_on_config_error(error)
