@@ -45,7 +45,7 @@ async def _room(
 async def run_demo(
     rooms: int, participants: int, seconds: float, settings: RuntimeSettings
 ) -> None:
-    """Run ``rooms`` rooms concurrently, each for ``seconds``, on the LiveKit server of ``settings``."""
+    """Run ``rooms`` rooms concurrently, each for ``seconds``, on the server of ``settings``."""
     access = ServerAccess(
         settings.LIVEKIT_URL,
         settings.LIVEKIT_API_KEY,

@@ -42,6 +42,10 @@ def _track_attributes(publication: rtc.TrackPublication) -> dict[str, str]:
     }
 
 
+def _track_labels(publication: rtc.TrackPublication) -> tuple[str, str]:
+    return labels.track_source(publication.source), labels.track_kind(publication.kind)
+
+
 class RoomObserver:
     """Records one job's room events as spans, span events and metrics.
 
@@ -98,18 +102,14 @@ class RoomObserver:
     ) -> None:
         """Add a ``track_published`` event to the participant's span and count it."""
         self._track_event(attr.EVENT_TRACK_PUBLISHED, publication, participant)
-        self._metrics.track_published(
-            labels.track_source(publication.source), labels.track_kind(publication.kind)
-        )
+        self._metrics.track_published(*_track_labels(publication))
 
     def track_unpublished(
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
     ) -> None:
         """Add a ``track_unpublished`` event to the participant's span and count it."""
         self._track_event(attr.EVENT_TRACK_UNPUBLISHED, publication, participant)
-        self._metrics.track_unpublished(
-            labels.track_source(publication.source), labels.track_kind(publication.kind)
-        )
+        self._metrics.track_unpublished(*_track_labels(publication))
 
     def room_disconnected(self, reason: int) -> str:
         """Record the room's disconnection on the root span and close open participants.

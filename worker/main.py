@@ -37,7 +37,7 @@ def _forkserver_preload(settings: RuntimeSettings) -> list[str]:
     """What every job process would otherwise import for itself, imported once.
 
     Job processes are forked from the SDK's forkserver; each imports this module (for prewarm
-    and the entrypoint: the settings, OpenTelemetry, prometheus_client) and, in prewarm, the
+    and the entrypoint: pydantic, OpenTelemetry, prometheus_client) and, in prewarm, the
     span exporter, about 0.2 s of CPU per job (more where no bytecode is cached, as in the
     container image). Imported in the forkserver, they are inherited (see bench/README.md).
     Importing them opens no connection and starts no thread, so forking after is safe.
