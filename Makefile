@@ -16,7 +16,7 @@ export POETRY_VIRTUALENVS_IN_PROJECT := true
 export POETRY_NO_INTERACTION := 1
 
 .PHONY: help agent-install agent-dev agent-start agent-lint agent-format agent-typecheck \
-	test test-unit health livekit-server infra stack-up stack-down stack-logs stack-ps \
+	test test-unit dashboards health livekit-server infra stack-up stack-down stack-logs stack-ps \
 	demo-traffic bench bench-profile
 
 help: ## List the targets
@@ -31,6 +31,12 @@ $(VENV)/.installed: pyproject.toml poetry.lock | $(POETRY)
 	@touch $@
 
 agent-install: $(VENV)/.installed ## Install the worker and its dev tools into .venv (Poetry)
+
+# Grafana's TraceQL grammar for the fast tests' query check, from the committed lock file.
+TRACEQL := devtools/traceql
+$(TRACEQL)/node_modules/.installed: $(TRACEQL)/package.json $(TRACEQL)/package-lock.json
+	npm ci --no-audit --no-fund --prefix $(TRACEQL)
+	@touch $@
 
 agent-dev: agent-install ## Run the worker in dev mode, reloading on code changes; starts a local LiveKit dev server if needed
 	$(PY) -m devtools.devserver ensure
@@ -52,12 +58,15 @@ agent-typecheck: agent-install ## Type-check with mypy (strict)
 infra: ## Build or install livekit-server, the OpenTelemetry Collector and Prometheus (once per machine)
 	scripts/ensure-infra.sh all
 
-test: agent-install infra ## Run every test: unit, then real livekit-server/Collector/Prometheus
+test: agent-install $(TRACEQL)/node_modules/.installed infra ## Run every test: unit, then real livekit-server/Collector/Prometheus
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
-test-unit: agent-install ## Run the fast tests only (no servers)
+test-unit: agent-install $(TRACEQL)/node_modules/.installed ## Run the fast tests only (no servers)
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+dashboards: agent-install ## Regenerate dashboards/, the Prometheus rules and the README metric table
+	$(PY) -m devtools.observability
 
 health: agent-install ## Probe the running worker's health endpoint
 	$(PY) -m worker.health --info

@@ -28,7 +28,8 @@ from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Exemplar
 
-from .metrics import DISPATCH_LATENCY_BUCKETS, JOB_DURATION_BUCKETS, PREFIX
+from . import catalogue
+from .catalogue import Metric
 
 __all__ = [
     "DISPATCH_LATENCY",
@@ -90,23 +91,23 @@ class ExemplarHistogram:
         return family
 
 
-class ExemplarHistograms(Collector):
-    """The main process's exemplar-carrying histograms, as one prometheus collector."""
+def _key(metric: Metric) -> str:
+    """The short key a job process reports under: the name without prefix and unit."""
+    return metric.name.removeprefix(f"{catalogue.PREFIX}_").removesuffix("_seconds")
 
-    def __init__(self) -> None:
+
+class ExemplarHistograms(Collector):
+    """The main process's exemplar-carrying histograms, as one prometheus collector.
+
+    Args:
+        metrics: the catalogue; its entries with ``exemplars=True`` are created here.
+    """
+
+    def __init__(self, metrics: Iterable[Metric] = catalogue.METRICS) -> None:
         self.by_key = {
-            DISPATCH_LATENCY: ExemplarHistogram(
-                f"{PREFIX}_dispatch_latency_seconds",
-                "Time from the worker receiving a job request to the job's room being "
-                "connected; exemplars link to the job's trace.",
-                DISPATCH_LATENCY_BUCKETS,
-            ),
-            JOB_DURATION: ExemplarHistogram(
-                f"{PREFIX}_job_duration_seconds",
-                "Time a job ran, from the job request to the job's end; exemplars link "
-                "to the job's trace.",
-                JOB_DURATION_BUCKETS,
-            ),
+            _key(metric): ExemplarHistogram(metric.name, metric.help, metric.buckets)
+            for metric in metrics
+            if metric.exemplars
         }
 
     def observe(self, key: str, value: float, trace_id: str | None = None) -> None:

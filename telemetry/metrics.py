@@ -1,8 +1,9 @@
 """Every Prometheus metric of the project, and the verbs the rest of the code calls.
 
-Names follow ``agent_worker_<noun>_<unit>``; every histogram has explicit buckets and every
-label a closed set of values (``telemetry.labels``): room names, sids and identities belong
-to traces and logs, never to labels.
+The metrics are declared in ``telemetry.catalogue``; this module creates them and records
+into them. Names follow ``agent_worker_<noun>_<unit>``; every histogram has explicit buckets
+and every label a closed set of values (``telemetry.labels``): room names, sids and
+identities belong to traces and logs, never to labels.
 
 Job processes record into prometheus_client's multiprocess files and the main process
 serves them aggregated (``telemetry.exposition``). Two histograms are the exception: the
@@ -15,136 +16,88 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = [
-    "DISPATCH_LATENCY_BUCKETS",
-    "JOB_DURATION_BUCKETS",
-    "PREFIX",
-    "WorkerMetrics",
-    "get_metrics",
-    "reset_default_metrics",
-]
+from . import catalogue as c
+from .catalogue import JOB_FAILURE_REASONS, PREFIX, Metric
 
-PREFIX = "agent_worker"
+__all__ = ["PREFIX", "WorkerMetrics", "build_metric", "get_metrics"]
 
-DISPATCH_LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
-JOB_DURATION_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
-_CONNECT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-_PREWARM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
-_LOOP_LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_M = TypeVar("_M", Counter, Gauge, Histogram)
 
-JOB_FAILURE_REASONS = frozenset({"entrypoint_error", "handler_error", "process_exited"})
+
+def build_metric(metric: Metric, registry: CollectorRegistry) -> Counter | Gauge | Histogram:
+    """The prometheus_client object declared by a catalogue entry, on ``registry``."""
+    if metric.type == "counter":
+        return Counter(metric.name, metric.help, metric.labels, registry=registry)
+    if metric.type == "histogram":
+        return Histogram(
+            metric.name, metric.help, metric.labels, buckets=metric.buckets, registry=registry
+        )
+    return Gauge(
+        metric.name,
+        metric.help,
+        metric.labels,
+        registry=registry,
+        multiprocess_mode=metric.multiprocess_mode,
+    )
+
+
+class _Builder:
+    """Creates the catalogue's worker-recorded metrics on one registry, checking their type."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def _build(self, metric: Metric, kind: type[_M]) -> _M:
+        if metric.owner != "worker" or metric.exemplars:
+            raise ValueError(f"{metric.name} is not recorded by WorkerMetrics")
+        built = build_metric(metric, self._registry)
+        if not isinstance(built, kind):
+            raise TypeError(f"{metric.name} is a {metric.type}")
+        return built
+
+    def counter(self, metric: Metric) -> Counter:
+        return self._build(metric, Counter)
+
+    def gauge(self, metric: Metric) -> Gauge:
+        return self._build(metric, Gauge)
+
+    def histogram(self, metric: Metric) -> Histogram:
+        return self._build(metric, Histogram)
 
 
 class WorkerMetrics:
     """The project's metrics on one registry, recorded through verb methods.
+
+    Every catalogue entry owned by the worker is created here, except the exemplar
+    histograms, which the main process owns (``telemetry.exemplars``).
 
     Args:
         registry: where the metrics are registered; tests pass a fresh one.
     """
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
-        p = PREFIX
-        self._build_info = Gauge(
-            f"{p}_build_info",
-            "Project and livekit-agents versions of the running worker; always 1.",
-            ["version", "sdk_version", "agent_name"],
-            registry=registry,
-            multiprocess_mode="livemax",
-        )
-        self._registered = Gauge(
-            f"{p}_registered",
-            "1 while the worker is registered with the LiveKit server, else 0.",
-            registry=registry,
-            multiprocess_mode="livemax",
-        )
-        self._reconnects = Counter(
-            f"{p}_reconnects",
-            "Registrations with the LiveKit server after the first one.",
-            registry=registry,
-        )
-        self._jobs_received = Counter(
-            f"{p}_jobs_received",
-            "Job requests received from the LiveKit server.",
-            registry=registry,
-        )
-        self._jobs_accepted = Counter(
-            f"{p}_jobs_accepted", "Job requests this worker accepted.", registry=registry
-        )
-        self._jobs_failed = Counter(
-            f"{p}_jobs_failed",
-            "Jobs that failed, by reason (entrypoint_error, handler_error, process_exited).",
-            ["reason"],
-            registry=registry,
-        )
-        self._connect = Histogram(
-            f"{p}_room_connect_duration_seconds",
-            "Time a job took to connect to its room.",
-            buckets=_CONNECT_BUCKETS,
-            registry=registry,
-        )
-        self._participants = Gauge(
-            f"{p}_active_participants",
-            "Remote participants currently in the rooms this worker serves.",
-            ["kind"],
-            registry=registry,
-            multiprocess_mode="livesum",
-        )
-        self._joined = Counter(
-            f"{p}_participants_joined",
-            "Remote participants that joined a room served by this worker.",
-            ["kind"],
-            registry=registry,
-        )
-        self._left = Counter(
-            f"{p}_participants_left",
-            "Remote participants that left, by disconnect reason.",
-            ["kind", "reason"],
-            registry=registry,
-        )
-        self._published = Counter(
-            f"{p}_tracks_published",
-            "Tracks remote participants published, by source and kind.",
-            ["source", "kind"],
-            registry=registry,
-        )
-        self._unpublished = Counter(
-            f"{p}_tracks_unpublished",
-            "Tracks remote participants unpublished, by source and kind.",
-            ["source", "kind"],
-            registry=registry,
-        )
-        self._disconnections = Counter(
-            f"{p}_room_disconnections",
-            "Rooms a job was disconnected from, by reason.",
-            ["reason"],
-            registry=registry,
-        )
-        self._prewarm = Histogram(
-            f"{p}_prewarm_duration_seconds",
-            "Time a job process spent in prewarm (loading models) before it was ready.",
-            buckets=_PREWARM_BUCKETS,
-            registry=registry,
-        )
-        self._export_failures = Counter(
-            f"{p}_span_export_failures",
-            "Span batches the exporter failed to deliver.",
-            registry=registry,
-        )
-        self._spans_dropped = Counter(
-            f"{p}_spans_dropped",
-            "Spans lost: dropped from a full export queue or in a failed batch.",
-            registry=registry,
-        )
-        self._loop_lag = Histogram(
-            f"{p}_event_loop_lag_seconds",
-            "How late the event loop ran a timer, sampled periodically, by process type.",
-            ["process"],
-            buckets=_LOOP_LAG_BUCKETS,
-            registry=registry,
-        )
+        b = _Builder(registry)
+        self._build_info = b.gauge(c.BUILD_INFO)
+        self._registered = b.gauge(c.REGISTERED)
+        self._reconnects = b.counter(c.RECONNECTS)
+        self._jobs_received = b.counter(c.JOBS_RECEIVED)
+        self._jobs_accepted = b.counter(c.JOBS_ACCEPTED)
+        self._jobs_failed = b.counter(c.JOBS_FAILED)
+        self._connect = b.histogram(c.ROOM_CONNECT_DURATION)
+        self._participants = b.gauge(c.ACTIVE_PARTICIPANTS)
+        self._joined = b.counter(c.PARTICIPANTS_JOINED)
+        self._left = b.counter(c.PARTICIPANTS_LEFT)
+        self._published = b.counter(c.TRACKS_PUBLISHED)
+        self._unpublished = b.counter(c.TRACKS_UNPUBLISHED)
+        self._disconnections = b.counter(c.ROOM_DISCONNECTIONS)
+        self._prewarm = b.histogram(c.PREWARM_DURATION)
+        self._export_failures = b.counter(c.SPAN_EXPORT_FAILURES)
+        self._spans_dropped = b.counter(c.SPANS_DROPPED)
+        self._loop_lag = b.histogram(c.EVENT_LOOP_LAG)
 
     def initialize_series(self, participant_kinds: Iterable[str]) -> None:
         """Create the labelled series a dashboard or an alert reads at 0, so that they exist
@@ -240,9 +193,3 @@ def get_metrics(factory: Callable[[], WorkerMetrics] = WorkerMetrics) -> WorkerM
         if _Default.instance is None:
             _Default.instance = factory()
         return _Default.instance
-
-
-def reset_default_metrics() -> None:
-    """Forget the process-wide instance (tests that swap the default registry)."""
-    with _Default.lock:
-        _Default.instance = None

@@ -25,6 +25,9 @@ from typing import Any
 
 import yaml
 
+from devtools.observability.livekit_server import LIVEKIT_SERVER_METRICS
+from telemetry.catalogue import METRICS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS_DIR = REPO_ROOT / "dashboards"
 PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
@@ -273,84 +276,24 @@ def iter_recording_rules(rules_dir: Path | str = RULES_DIR) -> Iterator[Recordin
                     )
 
 
-# -------------------------------------------------------------------------- metric catalogue
+# ------------------------------------------------------------------------------ known names
 
 _HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
-#: Metrics the worker exposes (project and livekit-agents SDK).
-WORKER_METRICS = {
-    "agent_worker_build_info": "gauge",
-    "agent_worker_registered": "gauge",
-    "agent_worker_reconnects_total": "counter",
-    "agent_worker_jobs_received_total": "counter",
-    "agent_worker_jobs_accepted_total": "counter",
-    "agent_worker_jobs_failed_total": "counter",
-    "agent_worker_job_duration_seconds": "histogram",
-    "agent_worker_dispatch_latency_seconds": "histogram",
-    "agent_worker_room_connect_duration_seconds": "histogram",
-    "agent_worker_active_participants": "gauge",
-    "agent_worker_participants_joined_total": "counter",
-    "agent_worker_participants_left_total": "counter",
-    "agent_worker_tracks_published_total": "counter",
-    "agent_worker_tracks_unpublished_total": "counter",
-    "agent_worker_room_disconnections_total": "counter",
-    "agent_worker_prewarm_duration_seconds": "histogram",
-    "agent_worker_span_export_failures_total": "counter",
-    "agent_worker_spans_dropped_total": "counter",
-    "agent_worker_event_loop_lag_seconds": "histogram",
-    "lk_agents_active_jobs": "gauge",
-    "lk_agents_child_processes": "gauge",
-    "lk_agents_worker_load": "gauge",
-    "lk_agents_proc_initialize_duration_seconds": "histogram",
-}
-
-#: livekit-server v1.13.5 metrics, as its Prometheus endpoint names them (read off a real
-#: server with rooms, participants and published tracks; the Go client adds no suffixes).
-LIVEKIT_SERVER_METRICS = {
-    "livekit_room_total": "gauge",
-    "livekit_room_duration_seconds": "histogram",
-    "livekit_participant_total": "gauge",
-    "livekit_participant_join_total": "counter",
-    "livekit_track_published_total": "gauge",
-    "livekit_track_subscribed_total": "gauge",
-    "livekit_track_publish_counter": "counter",
-    "livekit_track_subscribe_counter": "counter",
-    "livekit_packet_total": "counter",
-    "livekit_packet_bytes": "counter",
-    "livekit_packet_loss_total": "counter",
-    "livekit_packet_loss_percent": "histogram",
-    "livekit_packet_out_of_order_total": "counter",
-    "livekit_packet_out_of_order_percent": "histogram",
-    "livekit_nack_total": "counter",
-    "livekit_pli_total": "counter",
-    "livekit_fir_total": "counter",
-    "livekit_jitter_us": "histogram",
-    "livekit_rtt_ms": "histogram",
-    "livekit_forward_latency": "gauge",
-    "livekit_forward_jitter": "gauge",
-    "livekit_forward_latency_ns": "histogram",
-    "livekit_session_join_latency_ms": "histogram",
-    "livekit_session_start_time_ms": "histogram",
-    "livekit_session_duration_ms": "histogram",
-    "livekit_quality_score": "histogram",
-    "livekit_quality_rating": "histogram",
-    "livekit_node_packet_total": "gauge",
-    "livekit_connection_total": "gauge",
-    "livekit_peer_connection_state": "counter",
-}
-
 #: Histograms whose observations carry trace_id exemplars.
-EXEMPLAR_HISTOGRAMS = {"agent_worker_dispatch_latency_seconds", "agent_worker_job_duration_seconds"}
+EXEMPLAR_HISTOGRAMS = frozenset(m.name for m in METRICS if m.exemplars)
 
 
 def known_series_names() -> set[str]:
-    """Every series name a dashboard may read."""
+    """Every series name a dashboard, rule or alert may read: the worker's catalogue, the
+    livekit-server metrics the LiveKit dashboard reads, and the recording rules."""
     names = {"up"}
-    for catalogue in (WORKER_METRICS, LIVEKIT_SERVER_METRICS):
-        for name, kind in catalogue.items():
-            names.add(name)
-            if kind == "histogram":
-                names.update(name + suffix for suffix in _HISTOGRAM_SUFFIXES)
+    for metric in METRICS:
+        names |= metric.series_names
+    for name, kind in LIVEKIT_SERVER_METRICS.items():
+        names.add(name)
+        if kind == "histogram":
+            names.update(name + suffix for suffix in _HISTOGRAM_SUFFIXES)
     names.update(rule.record for rule in iter_recording_rules())
     return names
 

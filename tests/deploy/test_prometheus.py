@@ -13,10 +13,12 @@ import pytest
 import yaml
 
 from .promql import (
+    DASHBOARDS_DIR,
     PROMETHEUS_DIR,
     RULES_DIR,
     check_promql_syntax,
     find_promtool,
+    iter_panel_queries,
     iter_recording_rules,
     known_series_names,
     metric_names,
@@ -155,3 +157,30 @@ def test_recording_rule_names_follow_the_convention() -> None:
 def test_promql_syntax_checker_reports_broken_queries() -> None:
     failures = check_promql_syntax(["sum(rate(up[5m]))", "sum(rate(up[5m])"])
     assert list(failures) == ["sum(rate(up[5m])"]
+
+
+def _readers() -> dict[str, str]:
+    """Every dashboard and alert query, by where it is."""
+    found = {f"alert {r['alert']}": " ".join(str(r["expr"]).split()) for r in alert_rules()}
+    for path in sorted(DASHBOARDS_DIR.glob("*.json")):
+        for query in iter_panel_queries(path):
+            found[query.where] = query.expr
+    return found
+
+
+def test_every_recording_rule_is_read_by_a_dashboard_or_an_alert() -> None:
+    readers = _readers()
+    for rule in iter_recording_rules():
+        assert any(rule.record in metric_names(e) for e in readers.values()), rule.record
+
+
+def test_the_job_failure_ratio_is_defined_once() -> None:
+    # only the recording rule divides failed by received jobs; dashboard and alert read it
+    ratio = "instance:agent_worker_job_failure_ratio:rate5m"
+    for where, expr in _readers().items():
+        names = metric_names(expr)
+        divides = {"agent_worker_jobs_failed_total", "agent_worker_jobs_received_total"} <= names
+        assert not divides, f"{where} recomputes the failure ratio: read {ratio}"
+    readers = [w for w, e in _readers().items() if ratio in metric_names(e)]
+    assert any(w.startswith("alert ") for w in readers)
+    assert any(not w.startswith("alert ") for w in readers)

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from devtools.observability.livekit_server import LIVEKIT_SERVER_METRICS
 from devtools.synthetic import ServerAccess, SyntheticParticipant
+from telemetry.catalogue import METRICS
 from tests.deploy.promql import iter_panel_queries, iter_recording_rules
 from tests.support.infra import REPO_ROOT, LiveKitServer, OtelCollector, Prometheus
 from tests.support.worker import WorkerProcess, wait_until
@@ -146,3 +148,40 @@ def test_latency_exemplars_lead_to_traces(scraped_session: _Stack) -> None:
 def test_no_alert_fires_after_a_healthy_session(scraped_session: _Stack) -> None:
     firing = scraped_session.prometheus.query('ALERTS{alertstate="firing"}')
     assert firing == [], firing
+
+
+def _scraped_names(stack: _Stack, job: str) -> set[str]:
+    result = stack.prometheus.query(f'count by (__name__) ({{job="{job}"}})')
+    return {series["metric"]["__name__"] for series in result}
+
+
+@pytest.mark.timeout(600)
+def test_the_worker_exposes_only_catalogue_metrics(scraped_session: _Stack) -> None:
+    scraped = {
+        name
+        for name in _scraped_names(scraped_session, "agent-worker")
+        if name.startswith(("agent_worker_", "lk_agents_"))
+    }
+    declared = set().union(*(m.series_names for m in METRICS))
+    assert scraped, "nothing scraped from the worker"
+    assert scraped - declared == set(), "exposed but not in telemetry/catalogue.py"
+
+
+@pytest.mark.timeout(600)
+def test_the_livekit_server_metrics_the_dashboard_reads_exist(scraped_session: _Stack) -> None:
+    # the real server names them: a livekit-server upgrade that renames one fails here
+    scraped = _scraped_names(scraped_session, "livekit-server")
+    present = {
+        name
+        for name, kind in LIVEKIT_SERVER_METRICS.items()
+        if (f"{name}_bucket" if kind == "histogram" else name) in scraped
+    }
+    # loss and RTCP-feedback counters appear only once a packet is lost or retransmission or
+    # a keyframe is asked for (their panels read them with `or on() vector(0)`)
+    absent_until_used = {
+        "livekit_packet_loss_total",
+        "livekit_nack_total",
+        "livekit_pli_total",
+        "livekit_fir_total",
+    }
+    assert set(LIVEKIT_SERVER_METRICS) - present <= absent_until_used

@@ -6,6 +6,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from telemetry import labels
+from telemetry.catalogue import METRICS
+from telemetry.exemplars import ExemplarHistograms
 from telemetry.metrics import WorkerMetrics
 
 from .conftest import sample
@@ -89,3 +91,31 @@ def test_series_exist_before_the_first_event(
         assert registry.get_sample_value("agent_worker_jobs_failed_total", {"reason": reason}) == 0
     for kind in ("standard", "sip"):
         assert registry.get_sample_value("agent_worker_active_participants", {"kind": kind}) == 0
+
+
+def test_the_registry_holds_exactly_the_catalogue_s_worker_metrics(
+    metrics: WorkerMetrics, registry: CollectorRegistry
+) -> None:
+    recorded = {m.name: m for m in METRICS if m.owner == "worker" and not m.exemplars}
+    assert set(_EXPECTED) == set(recorded)
+    for name, (kind, label_names) in _EXPECTED.items():
+        assert recorded[name].type == kind, name
+        assert sorted(recorded[name].labels) == label_names, name
+
+
+def test_exemplar_histograms_are_the_catalogue_s_exemplar_entries() -> None:
+    histograms = ExemplarHistograms()
+    declared = {m.name: m for m in METRICS if m.exemplars}
+    families = {f.name: f for f in histograms.collect()}
+    assert (
+        set(families)
+        == set(declared)
+        == {
+            "agent_worker_dispatch_latency_seconds",
+            "agent_worker_job_duration_seconds",
+        }
+    )
+    for name, family in families.items():
+        bounds = [float(s.labels["le"]) for s in family.samples if s.name.endswith("_bucket")]
+        assert bounds[:-1] == list(declared[name].buckets), name
+        assert family.documentation == declared[name].help

@@ -1,0 +1,329 @@
+"""Every metric the worker's ``/metrics`` exposes, declared once: name, type, help, labels.
+
+``telemetry.metrics`` and ``telemetry.exemplars`` build their prometheus_client objects from
+these declarations; the dashboards, the Prometheus rules and the README's metric table are
+generated from them (``python -m devtools.observability``), and tests check that nothing
+names a metric missing here and that every metric here is shown somewhere.
+
+Adding a metric: declare it below, add it to ``METRICS``, and record it through a verb
+method of ``WorkerMetrics`` (or, for an exemplar histogram, ``ExemplarHistograms``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "ACTIVE_PARTICIPANTS",
+    "BUILD_INFO",
+    "DISPATCH_LATENCY",
+    "EVENT_LOOP_LAG",
+    "JOBS_ACCEPTED",
+    "JOBS_FAILED",
+    "JOBS_RECEIVED",
+    "JOB_DURATION",
+    "JOB_FAILURE_REASONS",
+    "METRICS",
+    "PARTICIPANTS_JOINED",
+    "PARTICIPANTS_LEFT",
+    "PREFIX",
+    "PREWARM_DURATION",
+    "RECONNECTS",
+    "REGISTERED",
+    "ROOM_CONNECT_DURATION",
+    "ROOM_DISCONNECTIONS",
+    "SDK_ACTIVE_JOBS",
+    "SDK_CHILD_PROCESSES",
+    "SDK_PROC_INITIALIZE",
+    "SDK_WORKER_LOAD",
+    "SPANS_DROPPED",
+    "SPAN_EXPORT_FAILURES",
+    "TRACKS_PUBLISHED",
+    "TRACKS_UNPUBLISHED",
+    "Metric",
+    "by_name",
+]
+
+PREFIX = "agent_worker"
+
+MetricType = Literal["counter", "gauge", "histogram"]
+MultiprocessMode = Literal["all", "liveall", "livesum", "livemax", "max", "sum"]
+
+_HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+JOB_FAILURE_REASONS = ("entrypoint_error", "handler_error", "process_exited")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric family as ``/metrics`` exposes it.
+
+    Attributes:
+        name: the family name (counters without their ``_total`` suffix).
+        type: counter, gauge or histogram.
+        help: the HELP text; ends with a period.
+        summary: the README table's short meaning.
+        labels: label names, in the order the verb methods pass their values.
+        label_values: the closed value sets worth listing in the README, per label.
+        buckets: a histogram's finite upper bounds.
+        multiprocess_mode: how prometheus_client aggregates a gauge across processes.
+        exemplars: observations carry ``trace_id`` exemplars (main-process histograms).
+        owner: ``worker`` for the project's metrics, ``sdk`` for livekit-agents' own.
+        observed_in: the process(es) that record it: ``main``, ``job`` or ``both``.
+    """
+
+    name: str
+    type: MetricType
+    help: str
+    summary: str
+    labels: tuple[str, ...] = ()
+    label_values: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    buckets: tuple[float, ...] = ()
+    multiprocess_mode: MultiprocessMode = "all"
+    exemplars: bool = False
+    owner: Literal["worker", "sdk"] = "worker"
+    observed_in: Literal["main", "job", "both"] = "main"
+
+    @property
+    def exposed(self) -> str:
+        """The name a query uses: ``_total`` added to counters."""
+        return f"{self.name}_total" if self.type == "counter" else self.name
+
+    @property
+    def bucket(self) -> str:
+        """A histogram's ``_bucket`` series."""
+        return f"{self.name}_bucket"
+
+    @property
+    def series_names(self) -> frozenset[str]:
+        """Every series name Prometheus stores for this family."""
+        if self.type == "histogram":
+            return frozenset({self.name, *(self.name + s for s in _HISTOGRAM_SUFFIXES)})
+        return frozenset({self.exposed})
+
+
+BUILD_INFO = Metric(
+    f"{PREFIX}_build_info",
+    "gauge",
+    "Project and livekit-agents versions of the running worker; always 1.",
+    "always 1",
+    labels=("version", "sdk_version", "agent_name"),
+    multiprocess_mode="livemax",
+)
+REGISTERED = Metric(
+    f"{PREFIX}_registered",
+    "gauge",
+    "1 while the worker is registered with the LiveKit server, else 0.",
+    "1 while registered with LiveKit",
+    multiprocess_mode="livemax",
+)
+RECONNECTS = Metric(
+    f"{PREFIX}_reconnects",
+    "counter",
+    "Registrations with the LiveKit server after the first one.",
+    "registrations after a lost connection",
+)
+JOBS_RECEIVED = Metric(
+    f"{PREFIX}_jobs_received",
+    "counter",
+    "Job requests received from the LiveKit server.",
+    "job requests received",
+)
+JOBS_ACCEPTED = Metric(
+    f"{PREFIX}_jobs_accepted",
+    "counter",
+    "Job requests this worker accepted.",
+    "job requests accepted",
+)
+JOBS_FAILED = Metric(
+    f"{PREFIX}_jobs_failed",
+    "counter",
+    "Jobs that failed, by reason (entrypoint_error, handler_error, process_exited).",
+    "failed jobs",
+    labels=("reason",),
+    label_values=(("reason", JOB_FAILURE_REASONS),),
+    observed_in="both",
+)
+JOB_DURATION = Metric(
+    f"{PREFIX}_job_duration_seconds",
+    "histogram",
+    "Time a job ran, from the job request to the job's end; exemplars link to the job's trace.",
+    "job request → job end; `trace_id` exemplars",
+    buckets=(1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0),
+    exemplars=True,
+    observed_in="job",
+)
+DISPATCH_LATENCY = Metric(
+    f"{PREFIX}_dispatch_latency_seconds",
+    "histogram",
+    "Time from the worker receiving a job request to the job's room being connected; "
+    "exemplars link to the job's trace.",
+    "job request → room connected; `trace_id` exemplars",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
+    exemplars=True,
+    observed_in="job",
+)
+ROOM_CONNECT_DURATION = Metric(
+    f"{PREFIX}_room_connect_duration_seconds",
+    "histogram",
+    "Time a job took to connect to its room.",
+    "time to connect to the room",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    observed_in="job",
+)
+ACTIVE_PARTICIPANTS = Metric(
+    f"{PREFIX}_active_participants",
+    "gauge",
+    "Remote participants currently in the rooms this worker serves.",
+    "remote participants in served rooms",
+    labels=("kind",),
+    multiprocess_mode="livesum",
+    observed_in="job",
+)
+PARTICIPANTS_JOINED = Metric(
+    f"{PREFIX}_participants_joined",
+    "counter",
+    "Remote participants that joined a room served by this worker.",
+    "participants that joined",
+    labels=("kind",),
+    observed_in="job",
+)
+PARTICIPANTS_LEFT = Metric(
+    f"{PREFIX}_participants_left",
+    "counter",
+    "Remote participants that left, by disconnect reason.",
+    "participants that left, by disconnect reason",
+    labels=("kind", "reason"),
+    observed_in="job",
+)
+TRACKS_PUBLISHED = Metric(
+    f"{PREFIX}_tracks_published",
+    "counter",
+    "Tracks remote participants published, by source and kind.",
+    "tracks published (microphone, camera, screen_share, …)",
+    labels=("source", "kind"),
+    observed_in="job",
+)
+TRACKS_UNPUBLISHED = Metric(
+    f"{PREFIX}_tracks_unpublished",
+    "counter",
+    "Tracks remote participants unpublished, by source and kind.",
+    "tracks unpublished",
+    labels=("source", "kind"),
+    observed_in="job",
+)
+ROOM_DISCONNECTIONS = Metric(
+    f"{PREFIX}_room_disconnections",
+    "counter",
+    "Rooms a job was disconnected from, by reason.",
+    "rooms a job was disconnected from",
+    labels=("reason",),
+    observed_in="job",
+)
+PREWARM_DURATION = Metric(
+    f"{PREFIX}_prewarm_duration_seconds",
+    "histogram",
+    "Time a job process spent in prewarm (loading models) before it was ready.",
+    "time a job process spent in prewarm",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0),
+    observed_in="job",
+)
+SPAN_EXPORT_FAILURES = Metric(
+    f"{PREFIX}_span_export_failures",
+    "counter",
+    "Span batches the exporter failed to deliver.",
+    "span batches not delivered",
+    observed_in="job",
+)
+SPANS_DROPPED = Metric(
+    f"{PREFIX}_spans_dropped",
+    "counter",
+    "Spans lost: dropped from a full export queue or in a failed batch.",
+    "spans lost (full queue or failed batch)",
+    observed_in="job",
+)
+EVENT_LOOP_LAG = Metric(
+    f"{PREFIX}_event_loop_lag_seconds",
+    "histogram",
+    "How late the event loop ran a timer, sampled periodically, by process type.",
+    "how late the event loop ran a timer",
+    labels=("process",),
+    label_values=(("process", ("main", "job")),),
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    observed_in="both",
+)
+
+# livekit-agents' own metrics (livekit/agents/telemetry/metrics.py), as the worker exposes
+# them: the two ``_count`` gauges are renamed by ``telemetry.exposition.SDK_RENAMES``.
+SDK_ACTIVE_JOBS = Metric(
+    "lk_agents_active_jobs",
+    "gauge",
+    "Active jobs",
+    "SDK: running jobs (the SDK names it `lk_agents_active_job_count`)",
+    labels=("nodename",),
+    multiprocess_mode="livesum",
+    owner="sdk",
+)
+SDK_CHILD_PROCESSES = Metric(
+    "lk_agents_child_processes",
+    "gauge",
+    "Total number of child processes",
+    "SDK: child processes (SDK: `lk_agents_child_process_count`)",
+    labels=("nodename",),
+    multiprocess_mode="max",
+    owner="sdk",
+)
+SDK_WORKER_LOAD = Metric(
+    "lk_agents_worker_load",
+    "gauge",
+    "Worker load percentage",
+    "SDK: load, 0\u20131",
+    labels=("nodename", "pid"),
+    owner="sdk",
+)
+SDK_PROC_INITIALIZE = Metric(
+    "lk_agents_proc_initialize_duration_seconds",
+    "histogram",
+    "Time taken to initialize a process",
+    "SDK: process initialization time",
+    labels=("nodename",),
+    buckets=(0.1, 0.5, 1.0, 2.0, 5.0, 10.0),
+    owner="sdk",
+    observed_in="job",
+)
+
+METRICS: tuple[Metric, ...] = (
+    BUILD_INFO,
+    REGISTERED,
+    RECONNECTS,
+    JOBS_RECEIVED,
+    JOBS_ACCEPTED,
+    JOBS_FAILED,
+    JOB_DURATION,
+    DISPATCH_LATENCY,
+    ROOM_CONNECT_DURATION,
+    ACTIVE_PARTICIPANTS,
+    PARTICIPANTS_JOINED,
+    PARTICIPANTS_LEFT,
+    TRACKS_PUBLISHED,
+    TRACKS_UNPUBLISHED,
+    ROOM_DISCONNECTIONS,
+    PREWARM_DURATION,
+    SPAN_EXPORT_FAILURES,
+    SPANS_DROPPED,
+    EVENT_LOOP_LAG,
+    SDK_ACTIVE_JOBS,
+    SDK_CHILD_PROCESSES,
+    SDK_WORKER_LOAD,
+    SDK_PROC_INITIALIZE,
+)
+"""Every metric, in the README table's order."""
+
+
+def by_name(name: str) -> Metric:
+    """The metric whose family or series is ``name`` (``KeyError`` when there is none)."""
+    for metric in METRICS:
+        if name == metric.name or name in metric.series_names:
+            return metric
+    raise KeyError(name)
