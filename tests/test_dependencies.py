@@ -28,8 +28,13 @@ def _declared() -> dict[str, SpecifierSet]:
         requirement = Requirement(line)
         ranges[canonicalize_name(requirement.name)] = requirement.specifier
     for name, spec in _PYPROJECT["tool"]["poetry"]["group"]["dev"]["dependencies"].items():
-        ranges[canonicalize_name(name)] = SpecifierSet(spec)
+        ranges[canonicalize_name(name)] = _poetry_specifier(spec)
     return ranges
+
+
+def _poetry_specifier(spec: str) -> SpecifierSet:
+    # Poetry reads a bare version as an exact pin (PEP 440 wants the ``==``)
+    return SpecifierSet(spec if spec[:1] in "<>=!~" else f"=={spec}")
 
 
 def _locked() -> dict[str, str]:
