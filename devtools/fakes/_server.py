@@ -95,7 +95,9 @@ class LoopbackServer:
     async def start(self, port: int = 0) -> Self:
         """Binds loopback (``port`` 0: a free one) and starts serving."""
         self._closing = asyncio.Event()
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
+        )
         await self._runner.setup()
         # binding the socket here is how the bound port of port 0 is known without
         # reaching into the site
@@ -103,7 +105,7 @@ class LoopbackServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((_HOST, port))
         self._port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
+        site = web.SockSite(self._runner, sock)
         await site.start()
         logger.debug("%s serving on %s", type(self).__name__, self.origin)
         return self

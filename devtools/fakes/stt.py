@@ -65,10 +65,11 @@ class FakeDeepgram(LoopbackServer):
             served.status = _CONNECT_ERRORS[fault]
             served.mark("error", str(served.status))
             return web.json_response({"err_code": fault.upper()}, status=served.status)
+        options = _Options.parse(request.query)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         served.status = 101
-        session = _Session(self, ws, served, config, _Options.parse(request.query))
+        session = _Session(self, ws, served, config, options)
         await session.run(drop=fault == "drop")
         return ws
 
@@ -156,9 +157,10 @@ class _Session:
     async def _control(self, text: str) -> bool:
         kind = json.loads(text).get("type")
         self.served.mark(str(kind))
-        if kind == "Finalize" and self.utterance is not None:
+        if kind in ("Finalize", "CloseStream") and self.utterance is not None:
+            # as Deepgram does, pending speech is transcribed at once
             self._speech_ended(self.detector.audio_time)
-        elif kind == "CloseStream":
+        if kind == "CloseStream":
             await asyncio.gather(*self.finals, return_exceptions=True)
             await self._send(self._metadata())
             await self.ws.close()

@@ -104,6 +104,7 @@ class FakeCartesia(LoopbackServer):
             contexts[context_id] = context
         text = str(message.get("transcript", ""))
         context.served.request["text"] = context.served.request.get("text", "") + text
+        context.served.request.setdefault("pieces", []).append(text)
         context.texts.put_nowait(text)
         if not message.get("continue", False):
             context.texts.put_nowait(None)
@@ -112,6 +113,11 @@ class FakeCartesia(LoopbackServer):
         served, config = context.served, context.config
         await asyncio.sleep(config.ttfb)
         fault = served.fault
+        if context.unsupported is not None:
+            served.mark("error", "400")
+            error = context.message("error", done=True, status_code=400, error=context.unsupported)
+            await _send(ws, error)
+            return
         if fault == "hang":
             await self._hang()
             return
@@ -155,6 +161,9 @@ class FakeCartesia(LoopbackServer):
         if self._refused(request, served, fault):
             return web.json_response({"error": served.fault}, status=served.status)
         context = _Context("", served, self.config, body)
+        if context.unsupported is not None:
+            served.status = 400
+            return web.json_response({"error": context.unsupported}, status=400)
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
         await response.prepare(request)
         await asyncio.sleep(self.config.ttfb)
@@ -186,8 +195,11 @@ class _Context:
         fmt = self.first.get("output_format") or {}
         self.sample_rate = int(fmt.get("sample_rate", 24000))
         self.encoding = str(fmt.get("encoding", "pcm_s16le"))
-        if self.encoding not in ("pcm_s16le", "pcm_f32le"):
-            raise web.HTTPBadRequest(text=f"the fake encodes pcm_s16le and pcm_f32le, not {fmt}")
+        self.unsupported = (
+            None
+            if self.encoding in ("pcm_s16le", "pcm_f32le")
+            else f"the fake encodes pcm_s16le and pcm_f32le, not {self.encoding}"
+        )
         self.add_timestamps = bool(self.first.get("add_timestamps"))
 
     def message(self, kind: str, **fields: Any) -> dict[str, Any]:

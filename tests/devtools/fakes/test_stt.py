@@ -11,7 +11,7 @@ from livekit.agents import APIStatusError, stt
 from livekit.plugins import deepgram
 
 from devtools.fakes import FakeDeepgram, FaultPlan, STTConfig
-from devtools.speech import SpeechClip, speak
+from devtools.speech import SAMPLE_RATE, SpeechClip, pcm_frames, speak
 
 from .conftest import NO_RETRY, SERVER_TOLERANCE_S, TOLERANCE_S
 
@@ -26,7 +26,11 @@ def clip() -> SpeechClip:
 
 
 async def _transcribe(
-    fake: FakeDeepgram, http: aiohttp.ClientSession, clip: SpeechClip, *, realtime: bool
+    fake: FakeDeepgram,
+    http: aiohttp.ClientSession,
+    clip: SpeechClip,
+    *,
+    realtime: bool,
 ) -> list[tuple[float, stt.SpeechEvent]]:
     """Streams the clip (between silences) through the plugin; the events and their times.
 
@@ -127,3 +131,31 @@ async def test_a_dropped_socket_surfaces_as_api_status_error(
             await _transcribe(fake, http, clip, realtime=False)
     assert caught.value.status_code == 1011
     assert fake.records[0].times("drop")
+
+
+async def test_flush_finalizes_speech_that_no_silence_ended(
+    http: aiohttp.ClientSession, clip: SpeechClip
+) -> None:
+    speech_only = clip.pcm[: int(clip.voiced.end * SAMPLE_RATE)]
+    async with FakeDeepgram(STTConfig(transcripts=(SCRIPTED,), final_delay=0.0)) as fake:
+        model = deepgram.STT(base_url=fake.base_url, api_key="dummy", http_session=http)
+        stream = model.stream(conn_options=NO_RETRY)
+        for frame in pcm_frames(speech_only):
+            stream.push_frame(frame)
+        stream.flush()  # the plugin sends Finalize
+        final = None
+        async with asyncio.timeout(5):
+            async for event in stream:
+                if event.type == stt.SpeechEventType.FINAL_TRANSCRIPT:
+                    final = event
+                    break
+        await stream.aclose()
+        await model.aclose()
+    assert final is not None
+    assert final.alternatives[0].text == SCRIPTED
+    served = fake.records[0]
+    finalize, speech_end = served.first("Finalize"), served.first("speech_end")
+    assert finalize is not None
+    assert speech_end is not None
+    # only the Finalize message could end it: no silence followed the speech
+    assert finalize <= speech_end

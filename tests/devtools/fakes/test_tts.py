@@ -122,3 +122,16 @@ async def test_a_wrong_key_is_refused(http: aiohttp.ClientSession) -> None:
             await _stream(model)
         await model.aclose()
     assert caught.value.status_code == 401
+
+
+async def test_the_requested_sample_rate_is_served(http: aiohttp.ClientSession) -> None:
+    async with FakeCartesia(TTSConfig(ttfb=0.0, chars_per_second=10.0)) as fake:
+        model = _plugin(fake, http, sample_rate=8000)
+        audio = await _stream(model)
+        await model.aclose()
+    context = fake.records[-1]
+    assert context.request["output_format"]["sample_rate"] == 8000
+    assert {a.frame.sample_rate for _, a in audio} == {8000}
+    expected_s = sum(len(p.strip()) for p in context.request["pieces"]) / 10.0
+    assert abs(_pcm(audio).size / 8000 - expected_s) <= 0.02
+    assert context.first("done") is not None
