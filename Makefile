@@ -16,7 +16,8 @@ export POETRY_VIRTUALENVS_IN_PROJECT := true
 export POETRY_NO_INTERACTION := 1
 
 .PHONY: help agent-install agent-dev agent-start agent-lint agent-format agent-typecheck \
-	test test-unit dashboards health livekit-server infra stack-up stack-down stack-logs stack-ps \
+	test test-unit test-helm dashboards health livekit-server infra stack-up stack-down stack-logs \
+	stack-ps \
 	demo-traffic bench bench-profile
 
 help: ## List the targets
@@ -58,7 +59,7 @@ agent-typecheck: agent-install ## Type-check with mypy (strict)
 infra: ## Build or install livekit-server, the OpenTelemetry Collector and Prometheus (once per machine)
 	scripts/ensure-infra.sh all
 
-test: agent-install $(TRACEQL)/node_modules/.installed infra ## Run every test: unit, then real livekit-server/Collector/Prometheus
+test: agent-install $(TRACEQL)/node_modules/.installed infra test-helm ## Run every test: the chart, unit, then real livekit-server/Collector/Prometheus
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
@@ -67,6 +68,15 @@ test-unit: agent-install $(TRACEQL)/node_modules/.installed ## Run the fast test
 
 dashboards: agent-install ## Regenerate dashboards/, the Prometheus rules and the README metric table
 	$(PY) -m devtools.observability
+
+CHART := deploy/helm/livekit-agent-worker
+GO ?= $(or $(shell command -v go),/usr/local/go/bin/go)
+
+test-helm: ## Check the Helm chart without a cluster: helm lint, then the Go test decoding every rendered object strictly
+	@helm="$$(scripts/ensure-infra.sh helm)" && \
+	"$$helm" lint --strict $(CHART) && \
+	"$$helm" lint --strict $(CHART) -f $(CHART)/ci/production-values.yaml && \
+	cd deploy/helm/validate && HELM="$$helm" $(GO) test -count=1 ./...
 
 health: agent-install ## Probe the running worker's health endpoint
 	$(PY) -m worker.health --info

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds or installs the real servers the integration tests run (once per machine) and prints their paths.
+# Builds or installs the real servers the integration tests run and the tools that check the
+# deployment files (once per machine), and prints their paths.
 set -euo pipefail
 shopt -s inherit_errexit
 
 usage() {
     cat >&2 <<'EOF'
-usage: scripts/ensure-infra.sh livekit-server|otelcol|prometheus|promtool|all
+usage: scripts/ensure-infra.sh livekit-server|otelcol|helm|prometheus|promtool|all
 
 Prints the absolute path of the requested binary on stdout, building or installing it first
 if it is not cached yet (progress goes to stderr). "all" prepares everything and prints only
@@ -19,6 +20,9 @@ EOF
 readonly LIVEKIT_VERSION=v1.13.5
 # Keep in step with every module version in deploy/collector/builder-config.yaml.
 readonly OCB_VERSION=v0.161.0
+# The chart is checked with it (make test-helm); deploy/helm/validate pins the same k8s.io
+# modules, so the two builds share the Go build cache.
+readonly HELM_VERSION=v4.3.2
 # A lock holder may be mid-build (several minutes on a cold Go cache), so wait generously.
 readonly LOCK_WAIT_SECONDS=2400
 
@@ -160,6 +164,36 @@ ensure_otelcol() {
     otelcol_bin
 }
 
+# ---------------------------------------------------------------------------------- helm
+
+helm_bin() { echo "$CACHE_ROOT/helm/$HELM_VERSION/helm"; }
+
+build_helm_locked() {
+    local dir bin tmp go start
+    bin=$(helm_bin)
+    dir=$(dirname "$bin")
+    [[ -x $bin ]] && return 0
+    go=$(find_go)
+    BUILD_TMP=$(new_build_dir "$dir")
+    tmp=$BUILD_TMP
+    trap cleanup_build_tmp EXIT
+    start=$SECONDS
+    log "building helm $HELM_VERSION with $("$go" env GOVERSION) (a few minutes on a cold Go cache)"
+    # helm's own release build stamps its version the same way; without it, `helm version`
+    # names only the minor release.
+    GOBIN="$tmp" "$go" install \
+        -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
+        "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" >&2
+    "$tmp/helm" version --short >&2 || die "freshly built helm does not run"
+    mv -f "$tmp/helm" "$bin"
+    log "built helm in $((SECONDS - start))s -> $bin"
+}
+
+ensure_helm() {
+    [[ -x $(helm_bin) ]] || with_lock "$CACHE_ROOT/helm/.lock" build_helm_locked
+    helm_bin
+}
+
 # ------------------------------------------------------------------------ prometheus/promtool
 
 # Prefix for commands that need root (global: also used by an EXIT trap).
@@ -234,18 +268,21 @@ main() {
     case $1 in
     livekit-server) ensure_livekit ;;
     otelcol) ensure_otelcol ;;
+    helm) ensure_helm ;;
     prometheus | promtool)
         ensure_prometheus_pkg
         abs_command "$1"
         ;;
     all)
-        local lk oc start=$SECONDS
+        local lk oc hm start=$SECONDS
         lk=$(ensure_livekit)
         oc=$(ensure_otelcol)
+        hm=$(ensure_helm)
         ensure_prometheus_pkg
         log "ready in $((SECONDS - start))s:"
         log "  livekit-server $lk"
         log "  otelcol        $oc"
+        log "  helm           $hm"
         log "  prometheus     $(abs_command prometheus)"
         log "  promtool       $(abs_command promtool)"
         ;;
