@@ -16,8 +16,8 @@ export POETRY_VIRTUALENVS_IN_PROJECT := true
 export POETRY_NO_INTERACTION := 1
 
 .PHONY: help agent-install agent-dev agent-start agent-lint agent-format agent-typecheck \
-	test test-unit test-helm dashboards health livekit-server infra stack-up stack-down stack-logs \
-	stack-ps \
+	test test-unit test-helm dashboards health livekit-server infra \
+	stack-up stack-down stack-logs stack-ps \
 	demo-traffic bench bench-profile
 
 help: ## List the targets

@@ -6,7 +6,7 @@ shopt -s inherit_errexit
 
 usage() {
     cat >&2 <<'EOF'
-usage: scripts/ensure-infra.sh livekit-server|otelcol|helm|prometheus|promtool|all
+usage: scripts/ensure-infra.sh livekit-server|otelcol|helm|prometheus|promtool|espeak-ng|redis-server|all
 
 Prints the absolute path of the requested binary on stdout, building or installing it first
 if it is not cached yet (progress goes to stderr). "all" prepares everything and prints only
@@ -194,14 +194,23 @@ ensure_helm() {
     helm_bin
 }
 
-# ------------------------------------------------------------------------ prometheus/promtool
+# ---------------------------------------------------------------------- Debian packages
 
 # Prefix for commands that need root (global: also used by an EXIT trap).
 SUDO=()
 
-have_prometheus() { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; }
+# The Debian packages the tests run, by the command each provides.
+declare -rA DEBIAN_PACKAGES=(
+    [prometheus]=prometheus [promtool]=prometheus
+    [espeak-ng]=espeak-ng
+    [redis-server]=redis-server
+)
 
-# True if something listens on TCP port $1 (reads /proc so neither ss nor netstat is needed).
+have_commands() {
+    local cmd
+    for cmd in "$@"; do command -v "$cmd" >/dev/null 2>&1 || return 1; done
+}
+
 port_listening() {
     local hex
     hex=$(printf ':%04X ' "$1")
@@ -210,32 +219,39 @@ port_listening() {
         /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
-install_prometheus_locked() {
-    local policy=/usr/sbin/policy-rc.d added_policy=0
-    have_prometheus && return 0
+# Installs the Debian package providing each command in "$@" that is missing; the services
+# some packages start (prometheus, redis-server) are kept from starting: tests start their own
+# servers on free ports.
+install_debian_locked() {
+    local policy=/usr/sbin/policy-rc.d added_policy=0 cmd service
+    have_commands "$@" && return 0
+    local -A packages=()
+    for cmd in "$@"; do packages[${DEBIAN_PACKAGES[$cmd]}]=1; done
     command -v apt-get >/dev/null 2>&1 ||
-        die "prometheus/promtool not on PATH and apt-get is unavailable; install Prometheus 2.x or 3.x"
+        die "$* not on PATH and apt-get is unavailable; install: ${!packages[*]}"
     if [[ $(id -u) -ne 0 ]]; then
         sudo -n true 2>/dev/null ||
-            die "prometheus/promtool not on PATH; run: sudo apt-get install -y --no-install-recommends prometheus"
+            die "$* not on PATH; run: sudo apt-get install -y --no-install-recommends ${!packages[*]}"
         SUDO=(sudo -n)
     fi
-    # The package's postinst starts the Debian service; a policy-rc.d that exits 101 forbids it.
+    # A package's postinst starts its Debian service; a policy-rc.d that exits 101 forbids it.
     if [[ ! -e $policy ]]; then
         printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
         "${SUDO[@]}" chmod 755 "$policy"
         added_policy=1
         trap '"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
     fi
-    log "installing Debian package prometheus"
+    log "installing Debian package(s) ${!packages[*]}"
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends prometheus >&2
-    # Belt and braces in case the service was started anyway (e.g. a policy-rc.d we did not own).
-    if [[ -x /etc/init.d/prometheus ]] && "${SUDO[@]}" /etc/init.d/prometheus status >/dev/null 2>&1; then
-        log "stopping the Debian prometheus service started by the package"
-        "${SUDO[@]}" /etc/init.d/prometheus stop >&2 || true
-    fi
+        apt-get install -y -qq --no-install-recommends "${!packages[@]}" >&2
+    # Belt and braces in case a service was started anyway (a policy-rc.d we did not own).
+    for service in "${!packages[@]}"; do
+        if [[ -x /etc/init.d/$service ]] && "${SUDO[@]}" "/etc/init.d/$service" status >/dev/null 2>&1; then
+            log "stopping the Debian $service service started by the package"
+            "${SUDO[@]}" "/etc/init.d/$service" stop >&2 || true
+        fi
+    done
     if ((added_policy)); then
         "${SUDO[@]}" rm -f "$policy"
         trap - EXIT
@@ -243,11 +259,11 @@ install_prometheus_locked() {
     if port_listening 9090; then
         log "warning: something listens on :9090 (tests use free ports, so this is harmless to them)"
     fi
-    have_prometheus || die "prometheus package installed but prometheus/promtool still not on PATH"
+    have_commands "$@" || die "installed ${!packages[*]} but $* still not on PATH"
 }
 
-ensure_prometheus_pkg() {
-    have_prometheus || with_lock "$CACHE_ROOT/prometheus/.lock" install_prometheus_locked
+ensure_debian() {
+    have_commands "$@" || with_lock "$CACHE_ROOT/apt.lock" install_debian_locked "$@"
 }
 
 abs_command() {
@@ -269,8 +285,8 @@ main() {
     livekit-server) ensure_livekit ;;
     otelcol) ensure_otelcol ;;
     helm) ensure_helm ;;
-    prometheus | promtool)
-        ensure_prometheus_pkg
+    prometheus | promtool | espeak-ng | redis-server)
+        ensure_debian "$1"
         abs_command "$1"
         ;;
     all)
@@ -278,13 +294,15 @@ main() {
         lk=$(ensure_livekit)
         oc=$(ensure_otelcol)
         hm=$(ensure_helm)
-        ensure_prometheus_pkg
+        ensure_debian prometheus promtool espeak-ng redis-server
         log "ready in $((SECONDS - start))s:"
         log "  livekit-server $lk"
         log "  otelcol        $oc"
         log "  helm           $hm"
         log "  prometheus     $(abs_command prometheus)"
         log "  promtool       $(abs_command promtool)"
+        log "  espeak-ng      $(abs_command espeak-ng)"
+        log "  redis-server   $(abs_command redis-server)"
         ;;
     -h | --help)
         usage
