@@ -64,6 +64,7 @@ test: agent-install $(TRACEQL)/node_modules/.installed infra test-helm ## Run ev
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 test-unit: agent-install $(TRACEQL)/node_modules/.installed ## Run the fast tests only (no servers)
+	scripts/ensure-infra.sh espeak-ng >/dev/null
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 dashboards: agent-install ## Regenerate dashboards/, the Prometheus rules and the README metric table
