@@ -32,6 +32,8 @@ from telemetry.labels import PARTICIPANT_KINDS
 from telemetry.loop_lag import monitor_loop_lag
 from telemetry.metrics import WorkerMetrics, get_metrics
 
+from .log_messages import JOB_PROCESS_EXITED, REGISTERED_AGAIN
+
 __all__ = ["OBSERVATIONS_SOCKET", "WorkerServer"]
 
 logger = logging.getLogger(__name__)
@@ -128,7 +130,7 @@ class WorkerServer(AgentServer):
         metrics.registration_changed(True)
         if self._registrations > 1:
             metrics.reconnected()
-            logger.info("Registered again with the LiveKit server (worker %s)", worker_id)
+            logger.info("%s (worker %s)", REGISTERED_AGAIN, worker_id)
 
     async def _start_endpoint(self) -> None:
         endpoint = MetricsEndpoint(
@@ -162,7 +164,7 @@ class WorkerServer(AgentServer):
         # a job process that exits with a job still assigned and a non-zero code was killed
         # or crashed; one the SDK itself killed on shutdown was asked to stop
         if proc.running_job is not None and proc.exitcode not in (0, None) and not proc.killed:
-            logger.error("Job process %s exited with code %s during a job", proc.pid, proc.exitcode)
+            logger.error(JOB_PROCESS_EXITED, proc.pid, proc.exitcode)
             self._get_metrics().job_failed("process_exited")
 
     async def aclose(self) -> None:
