@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.infra import REPO_ROOT
+from devtools.harness import REPO_ROOT
 
 __all__ = ["measure_scrape_cost", "scrape_series"]
 

@@ -1,6 +1,6 @@
 """The workers under test: the project's worker and the bare baseline, as subprocesses.
 
-Both run through ``tests.support.worker.WorkerProcess`` (own process group, own ports, a
+Both run through ``devtools.harness.WorkerProcess`` (own process group, own ports, a
 log file) in ``dev`` mode, where the SDK never sheds load, so a latency figure measures
 the worker and not the load threshold. Both get the same idle process pool and log level.
 The project's worker exports its spans over OTLP (http/protobuf, the default) to a real
@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 
 from bench.markers import BARE_CONNECTED, BARE_ENTRYPOINT, OURS_CONNECTED, OURS_ENTRYPOINT
+from devtools.harness import WorkerProcess, wait_until
 from devtools.synthetic import ServerAccess
-from tests.support.worker import WorkerProcess, wait_until
 
 __all__ = [
     "BARE",

@@ -13,10 +13,16 @@ from dataclasses import dataclass
 
 import pytest
 
+from devtools.harness import (
+    REPO_ROOT,
+    LiveKitServer,
+    OtelCollector,
+    Prometheus,
+    WorkerProcess,
+    wait_until,
+)
 from devtools.synthetic import ServerAccess, SyntheticParticipant
 from tests.deploy.promql import iter_panel_queries, iter_recording_rules
-from tests.support.infra import REPO_ROOT, LiveKitServer, OtelCollector, Prometheus
-from tests.support.worker import WorkerProcess, wait_until
 
 from .conftest import AGENT_NAME, room_name, session
 

@@ -23,19 +23,23 @@ from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
 
-from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch
-from tests.support.capture import (
+from devtools.harness import (
+    LiveKitServer,
+    LiveRooms,
+    OtelCollector,
     RssSampler,
+    Span,
+    WorkerProcess,
+    free_port,
     histogram_max,
     metric_problems,
     monotonic_samples,
     samples,
     value,
+    wait_until,
     went_backwards,
 )
-from tests.support.infra import LiveKitServer, OtelCollector, Span, free_port
-from tests.support.rooms import LiveRooms
-from tests.support.worker import WorkerProcess, wait_until
+from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch
 
 from .conftest import AGENT_NAME, room_name, session
 

@@ -27,10 +27,16 @@ from pathlib import Path
 import pytest
 from livekit import rtc
 
+from devtools.harness import (
+    LiveKitServer,
+    OtelCollector,
+    Span,
+    WorkerProcess,
+    free_ports,
+    samples,
+    value,
+)
 from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch, token_for
-from tests.support.capture import samples, value
-from tests.support.infra import LiveKitServer, OtelCollector, Span, free_ports
-from tests.support.worker import WorkerProcess
 from worker.settings import RuntimeSettings
 
 from .conftest import AGENT_NAME, session

@@ -20,11 +20,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.harness import (
+    LiveKitServer,
+    LiveRooms,
+    OtelCollector,
+    WorkerProcess,
+    health_answers,
+    sockets_of,
+    wait_until,
+)
 from devtools.synthetic import ServerAccess, SyntheticParticipant
-from tests.support.capture import health_answers, sockets_of
-from tests.support.infra import LiveKitServer, OtelCollector
-from tests.support.rooms import LiveRooms
-from tests.support.worker import WorkerProcess, wait_until
 from worker.settings import RuntimeSettings
 
 from .conftest import AGENT_NAME, room_name, session

@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devtools.harness import LiveKitServer, WorkerProcess, wait_until
 from devtools.synthetic import ServerAccess, SyntheticParticipant
-from tests.support.infra import LiveKitServer
-from tests.support.worker import WorkerProcess, wait_until
 
 from .conftest import AGENT_NAME, room_name, session
 

@@ -15,9 +15,8 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from devtools.harness import LiveKitServer, OtelCollector, WorkerProcess, binary, wait_until
 from devtools.synthetic import ServerAccess, SyntheticParticipant
-from tests.support.infra import LiveKitServer, OtelCollector, binary
-from tests.support.worker import WorkerProcess, wait_until
 
 from .conftest import AGENT_NAME, room_name, session
 

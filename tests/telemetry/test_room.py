@@ -8,10 +8,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry
 
+from devtools.harness.fakes import fake_participant, fake_publication
 from telemetry.metrics import WorkerMetrics
 from telemetry.room import RoomObserver
 
-from .conftest import participant, publication, sample
+from .conftest import sample
 
 
 def _observer(provider: TracerProvider, metrics: WorkerMetrics) -> RoomObserver:
@@ -27,8 +28,8 @@ def test_participant_span_with_track_events(
     registry: CollectorRegistry,
 ) -> None:
     observer = _observer(provider, metrics)
-    alice = participant()
-    mic = publication()
+    alice = fake_participant()
+    mic = fake_publication()
     observer.participant_connected(alice)
     observer.track_published(mic, alice)
     observer.track_unpublished(mic, alice)
@@ -81,9 +82,9 @@ def test_room_disconnected_event_closes_open_participants(
     registry: CollectorRegistry,
 ) -> None:
     observer = _observer(provider, metrics)
-    observer.participant_connected(participant("PA_1", "a"))
+    observer.participant_connected(fake_participant("PA_1", "a"))
     observer.participant_connected(
-        participant("PA_2", "b", kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
+        fake_participant("PA_2", "b", kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
     )
     assert observer.room_disconnected(rtc.DisconnectReason.ROOM_DELETED) == "room_deleted"
     observer.root.end()
@@ -105,7 +106,7 @@ def test_a_participant_seen_twice_gets_one_span(
     provider: TracerProvider, exporter: InMemorySpanExporter, metrics: WorkerMetrics
 ) -> None:
     observer = _observer(provider, metrics)
-    alice = participant()
+    alice = fake_participant()
     observer.participant_connected(alice)
     observer.participant_connected(alice)
     observer.close()
@@ -139,10 +140,10 @@ def test_context_of_makes_the_participant_span_current(
     from opentelemetry import trace
 
     observer = _observer(provider, metrics)
-    alice = participant()
+    alice = fake_participant()
     observer.participant_connected(alice)
     with observer.context_of(alice) as span:
         assert trace.get_current_span() is span
         assert span is not observer.root
-    with observer.context_of(participant("PA_unknown")) as span:
+    with observer.context_of(fake_participant("PA_unknown")) as span:
         assert span is observer.root

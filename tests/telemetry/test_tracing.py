@@ -10,10 +10,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from devtools.harness.fakes import fake_participant
 from telemetry.room import RoomObserver
 from telemetry.tracing import build_resource, create_span_exporter, setup_tracing
-
-from .conftest import participant
 
 
 def test_resource_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +98,7 @@ def test_pii_switch_reaches_the_exporter(allow_pii: bool) -> None:
         attributes={"lk.room_sid": "RM_1", "lk.pii.room_name": "Dr. Smith's consultation"},
     )
     observer = RoomObserver(root, tracer, WorkerMetrics(CollectorRegistry()))
-    observer.participant_connected(participant(identity="+15551234567", name="Jane Doe"))
+    observer.participant_connected(fake_participant(identity="+15551234567", name="Jane Doe"))
     observer.close()
     root.end()
     exported = {s.name: dict(s.attributes or {}) for s in exporter.get_finished_spans()}
