@@ -24,14 +24,13 @@ import json
 import logging
 import os
 import socket
-import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from devtools.harness import REPO_ROOT, FakeRoom, fake_participant, fake_publication
+from devtools.harness import FakeRoom, fake_participant, fake_publication, run_module_json
 from telemetry.bootstrap import enable_multiprocess_mode
 
 __all__ = ["main", "run_microbench", "run_queue_check"]
@@ -187,18 +186,7 @@ def _summary(samples: dict[str, list[int]]) -> dict[str, Any]:
 
 
 def _subprocess(args: list[str]) -> dict[str, Any]:
-    import subprocess
-
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.microbench", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return result
+    return run_module_json("bench.microbench", *args, timeout=300)
 
 
 def run_microbench(events: int, otlp_endpoint: str) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from .otlp import Span, parse_otlp_json_spans
 from .paths import COLLECTOR_CONFIG, ENSURE_INFRA, REPO_ROOT
 from .ports import free_port, free_ports, free_udp_port_range, occupied_port
 from .probes import http_get, http_ok, wait_until
-from .processes import ManagedProcess, log_tail
+from .processes import ManagedProcess, log_tail, run_module_json
 from .prometheus import Prometheus
 from .rooms import LiveRooms
 from .sampling import PeriodicSampler, RssSampler, process_tree
@@ -70,6 +70,7 @@ __all__ = [
     "ManagedProcess",
     "ManagedServer",
     "log_tail",
+    "run_module_json",
     "LIVEKIT_API_KEY",
     "LIVEKIT_API_SECRET",
     "LiveKitServer",

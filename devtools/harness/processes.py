@@ -5,21 +5,50 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, Any, NoReturn
 
 from .lifecycle import StartStop
 from .paths import REPO_ROOT
 
-__all__ = ["LOG_TAIL_LINES", "ManagedProcess", "log_tail"]
+__all__ = ["LOG_TAIL_LINES", "ManagedProcess", "log_tail", "run_module_json"]
 
 LOG_TAIL_LINES = 60
 _POLL_INTERVAL_S = 0.1
+
+
+def run_module_json(module: str, *args: str, timeout: float) -> dict[str, Any]:
+    """Runs ``python -m <module> <args>`` in the repository; its last stdout line is JSON.
+
+    Args:
+        module: The module to run.
+        *args: Its arguments.
+        timeout: Seconds before the run is abandoned.
+
+    Returns:
+        The object its last line of output holds.
+
+    Raises:
+        subprocess.CalledProcessError: It exited with an error.
+        subprocess.TimeoutExpired: It ran longer than ``timeout``.
+    """
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:

@@ -17,12 +17,12 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol, Self
 
 import httpx
 import psutil
 
+from .lifecycle import StartStop
 from .paths import REPO_ROOT
 from .ports import free_ports
 from .probes import wait_until
@@ -62,7 +62,7 @@ _SETTINGS_VARIABLES = (
 )
 
 
-class WorkerProcess:
+class WorkerProcess(StartStop):
     """``python -m worker <command>`` with its own ports, metrics directory and log.
 
     Args:
@@ -270,15 +270,7 @@ class WorkerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stops the worker (SIGTERM) and kills whatever of its group survived."""
         self.stop(timeout=20)
         self.kill()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from devtools.harness import LiveKitServer, OtelCollector, WorkerProcess, binary, wait_until
+from devtools.harness import LiveKitServer, OtelCollector, WorkerProcess, run_promtool, wait_until
 from devtools.synthetic import ServerAccess, SyntheticParticipant
 from worker.log_messages import JOB_SHUTTING_DOWN
 
@@ -198,14 +197,7 @@ def test_series_do_not_grow_with_rooms(
             assert "card-" not in value
             assert "user-" not in value
             assert not value.startswith("RM_")
-    check = subprocess.run(
-        [str(binary("promtool")), "check", "metrics"],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    check = run_promtool("check", "metrics", stdin=text, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.strip() == "", check.stdout
     # dead job processes are folded into aggregates: the directory does not grow per job
