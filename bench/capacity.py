@@ -22,8 +22,8 @@ from bench.load import RoomTiming
 from bench.plan import RunPlan
 from bench.stats import percentile
 from bench.workers import WorkerKind
+from devtools.harness import WorkerProcess
 from devtools.synthetic import ServerAccess
-from tests.support.worker import WorkerProcess
 
 __all__ = ["CapacitySearch", "probe_p95", "search_capacity"]
 

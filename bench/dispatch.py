@@ -38,8 +38,8 @@ from bench.workers import (
     stop_worker,
     wait_no_jobs,
 )
+from devtools.harness import WorkerProcess
 from devtools.synthetic import ServerAccess
-from tests.support.worker import WorkerProcess
 
 __all__ = [
     "PhaseCpu",

@@ -24,15 +24,13 @@ import json
 import logging
 import os
 import socket
-import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+from devtools.harness import FakeRoom, fake_participant, fake_publication, run_module_json
 from telemetry.bootstrap import enable_multiprocess_mode
 
 __all__ = ["main", "run_microbench", "run_queue_check"]
@@ -46,42 +44,9 @@ _EVENTS = (
 _WARMUP = 200
 
 
-class _Room:
-    """The part of ``rtc.Room`` the handlers use: ``on``/``off``, participants, ``emit``."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[str, list[Callable[..., None]]] = {}
-        self.remote_participants: dict[str, Any] = {}
-
-    def on(self, event: str, handler: Callable[..., None]) -> None:
-        self.handlers.setdefault(event, []).append(handler)
-
-    def off(self, event: str, handler: Callable[..., None]) -> None:
-        self.handlers[event].remove(handler)
-
-    def emit(self, event: str, *args: Any) -> None:
-        for handler in self.handlers.get(event, ()):
-            handler(*args)
-
-
 def _fakes(index: int) -> tuple[Any, Any]:
-    from livekit import rtc
-
-    participant = SimpleNamespace(
-        sid=f"PA_{index:08d}",
-        identity=f"caller-{index}",
-        name=f"Caller {index}",
-        kind=rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD,
-        disconnect_reason=rtc.DisconnectReason.CLIENT_INITIATED,
-        track_publications={},
-    )
-    publication = SimpleNamespace(
-        sid=f"TR_{index:08d}",
-        source=rtc.TrackSource.SOURCE_MICROPHONE,
-        kind=rtc.TrackKind.KIND_AUDIO,
-        mime_type="audio/opus",
-    )
-    return participant, publication
+    participant = fake_participant(f"PA_{index:08d}", f"caller-{index}", name=f"Caller {index}")
+    return participant, fake_publication(f"TR_{index:08d}")
 
 
 def _job_log_handler() -> logging.Handler:
@@ -121,7 +86,7 @@ def _tracing(endpoint: str | None) -> Any:
     )
 
 
-def _time_events(room: _Room, count: int, offset: int) -> dict[str, list[int]]:
+def _time_events(room: FakeRoom, count: int, offset: int) -> dict[str, list[int]]:
     samples: dict[str, list[int]] = {event: [] for event in _EVENTS}
     clock = time.perf_counter_ns
     for index in range(offset, offset + count):
@@ -153,7 +118,7 @@ def measure_handlers(events: int, endpoint: str | None, *, log_lines: bool) -> d
     root = tracer.start_span("job_entrypoint")
     install_trace_context_filter(fallback=root)
     logging.getLogger("worker.handlers").setLevel(logging.INFO if log_lines else logging.WARNING)
-    room = _Room()
+    room = FakeRoom()
     observer = RoomObserver(root, tracer, get_metrics())
     handlers = RoomHandlers(
         room,  # type: ignore[arg-type]
@@ -221,20 +186,7 @@ def _summary(samples: dict[str, list[int]]) -> dict[str, Any]:
 
 
 def _subprocess(args: list[str]) -> dict[str, Any]:
-    import subprocess
-
-    from tests.support.infra import REPO_ROOT
-
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.microbench", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return result
+    return run_module_json("bench.microbench", *args, timeout=300)
 
 
 def run_microbench(events: int, otlp_endpoint: str) -> dict[str, Any]:

@@ -12,14 +12,13 @@ lives; job processes are the main process's grandchildren (main â†’ forkserver â
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import psutil
+
+from devtools.harness import PeriodicSampler
 
 __all__ = [
     "CpuSnapshot",
@@ -111,7 +110,7 @@ class ProcessSample:
 
 
 @dataclass
-class TreeMonitor:
+class TreeMonitor(PeriodicSampler):
     """Samples a worker's process tree every ``interval`` seconds in a thread.
 
     Args:
@@ -119,12 +118,9 @@ class TreeMonitor:
         interval: seconds between samples.
     """
 
-    pid: int
     interval: float = 0.25
     processes: dict[int, ProcessSample] = field(default_factory=dict)
     _names: dict[int, str] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
     def _depths(self) -> dict[int, int]:
         main = psutil.Process(self.pid)
@@ -163,10 +159,6 @@ class TreeMonitor:
         for pid, entry in self.processes.items():
             entry.gone = pid not in depths
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
-
     def job_processes(self, *, exited_only: bool = True) -> list[ProcessSample]:
         """The job processes seen; by default those that exited (served a job and ended).
 
@@ -180,20 +172,3 @@ class TreeMonitor:
             for p in self.processes.values()
             if p.depth >= _JOB_DEPTH and p.name == python and (p.gone or not exited_only)
         ]
-
-    def __enter__(self) -> Self:
-        self.sample()
-        self._thread = threading.Thread(target=self._run, name="tree-monitor", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self.sample()

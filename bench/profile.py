@@ -32,9 +32,8 @@ from bench.dispatch import serve_wave
 from bench.proctree import cpu_snapshot
 from bench.stacks import PACKAGES, StackProfile, parse_raw
 from bench.workers import BARE, OURS, WorkerKind, start_worker, stop_worker
+from devtools.harness import LiveKitServer, OtelCollector, WorkerProcess
 from devtools.synthetic import ServerAccess
-from tests.support.infra import LiveKitServer, OtelCollector
-from tests.support.worker import WorkerProcess
 
 __all__ = ["VARIANTS", "main"]
 

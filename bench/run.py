@@ -18,8 +18,8 @@ from bench.microbench import run_microbench, run_queue_check
 from bench.scrape import measure_scrape_cost
 from bench.targets import evaluate_targets
 from bench.workers import BARE, IDLE_PROCESSES, OURS, OURS_COLLECTOR_DOWN, start_worker, stop_worker
+from devtools.harness import LiveKitServer, OtelCollector, free_port
 from devtools.synthetic import ServerAccess
-from tests.support.infra import LiveKitServer, OtelCollector, free_port
 
 __all__ = ["run_bench"]
 

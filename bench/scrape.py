@@ -9,7 +9,6 @@ the figure is the median of the scrapes after it.
 
 from __future__ import annotations
 
-import json
 import statistics
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.infra import REPO_ROOT
+from devtools.harness import REPO_ROOT, run_module_json
 
 __all__ = ["measure_scrape_cost", "scrape_series"]
 
@@ -30,15 +29,7 @@ _STEPS = (10, 1000)
 
 
 def _jobfiles(directory: Path, count: int) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.jobfiles", str(directory), str(count)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    result = run_module_json("bench.jobfiles", str(directory), str(count), timeout=600)
     if result["failures"]:
         raise RuntimeError(f"{result['failures']} synthetic jobs failed to record")
     return result

@@ -1,6 +1,6 @@
 """The workers under test: the project's worker and the bare baseline, as subprocesses.
 
-Both run through ``tests.support.worker.WorkerProcess`` (own process group, own ports, a
+Both run through ``devtools.harness.WorkerProcess`` (own process group, own ports, a
 log file) in ``dev`` mode, where the SDK never sheds load, so a latency figure measures
 the worker and not the load threshold. Both get the same idle process pool and log level.
 The project's worker exports its spans over OTLP (http/protobuf, the default) to a real
@@ -17,9 +17,11 @@ from pathlib import Path
 
 import httpx
 
-from bench.markers import BARE_CONNECTED, BARE_ENTRYPOINT, OURS_CONNECTED, OURS_ENTRYPOINT
+from bench.markers import BARE_CONNECTED, BARE_ENTRYPOINT
+from devtools.harness import WorkerProcess, wait_until
+from devtools.harness.sdk_logs import PROCESS_INITIALIZED, REGISTERED_WORKER
 from devtools.synthetic import ServerAccess
-from tests.support.worker import WorkerProcess, wait_until
+from worker.log_messages import CONNECTED_TO_ROOM, JOB_RECEIVED
 
 __all__ = [
     "BARE",
@@ -54,6 +56,10 @@ class WorkerKind:
         """The agent name it registers; two workers may run side by side."""
         return f"bench-{self.name.replace('_', '-')}"
 
+
+# the worker's lines follow its logging format's " | " separator
+OURS_ENTRYPOINT = f"| {JOB_RECEIVED}"
+OURS_CONNECTED = f"| {CONNECTED_TO_ROOM}"
 
 BARE = WorkerKind("bare", "bench.baseline", BARE_ENTRYPOINT, BARE_CONNECTED)
 OURS = WorkerKind("ours", "worker", OURS_ENTRYPOINT, OURS_CONNECTED, otlp=True)
@@ -98,13 +104,11 @@ def start_worker(
         otlp: the OTLP endpoint it exports spans to (when it does), for ``kind.protocol``.
     """
     env = _environment(kind, otlp)
-    worker = WorkerProcess(
-        access.url, access.api_key, access.api_secret, work_dir, env=env, module=kind.module
-    )
+    worker = WorkerProcess.serving(access, work_dir, env=env, module=kind.module)
     try:
         worker.start(wait_registered=None)
-        worker.wait_for_line(r"registered worker", timeout=90)
-        worker.wait_for_line(r"process initialized", timeout=90, count=IDLE_PROCESSES)
+        worker.wait_for_line(REGISTERED_WORKER, timeout=90)
+        worker.wait_for_line(PROCESS_INITIALIZED, timeout=90, count=IDLE_PROCESSES)
     except BaseException:
         stop_worker(worker)
         raise

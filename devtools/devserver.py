@@ -13,17 +13,17 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
 
+from devtools.harness.binaries import binary
+from devtools.harness.paths import REPO_ROOT
 from worker.settings import settings_or_exit
 
 __all__ = ["ensure", "main", "stop"]
 
-_ROOT = Path(__file__).resolve().parent.parent
-_STATE = _ROOT / ".cache"
+_STATE = REPO_ROOT / ".cache"
 _PID_FILE = _STATE / "livekit-server.pid"
 _LOG_FILE = _STATE / "livekit-server.log"
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -54,17 +54,11 @@ def ensure(livekit_url: str) -> int:
     if host not in _LOCAL_HOSTS:
         print(f"LiveKit server at {livekit_url} does not answer (not local: left alone)")
         return 0
-    binary = subprocess.run(
-        [str(_ROOT / "scripts" / "ensure-infra.sh"), "livekit-server"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
     _STATE.mkdir(exist_ok=True)
     with _LOG_FILE.open("ab") as log:
         process = subprocess.Popen(
             [
-                binary,
+                str(binary("livekit-server")),
                 "--dev",
                 "--bind",
                 "127.0.0.1",
@@ -83,7 +77,7 @@ def ensure(livekit_url: str) -> int:
         if _answers(url):
             print(
                 f"Started a local LiveKit dev server at {livekit_url} "
-                f"(pid {process.pid}, log {_LOG_FILE.relative_to(_ROOT)}; "
+                f"(pid {process.pid}, log {_LOG_FILE.relative_to(REPO_ROOT)}; "
                 "stop it with `python -m devtools.devserver stop`)"
             )
             return 0

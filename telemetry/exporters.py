@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from .log_messages import SPAN_EXPORT_FAILING, SPAN_EXPORT_RECOVERED
 from .seams import otel_sdk
 
 __all__ = ["MeteredBatchSpanProcessor", "MeteredSpanExporter"]
@@ -97,8 +98,9 @@ class MeteredSpanExporter(SpanExporter):
             failures, self._failures_since_warning = self._failures_since_warning, 0
             self._last_warning = now
         logger.warning(
-            "span export failing (%d failed batch(es) since the last warning, %d spans in "
-            "the latest); is the OTLP endpoint reachable?",
+            "%s (%d failed batch(es) since the last warning, %d spans in the latest); "
+            "is the OTLP endpoint reachable?",
+            SPAN_EXPORT_FAILING,
             failures,
             spans,
         )
@@ -110,7 +112,7 @@ class MeteredSpanExporter(SpanExporter):
             self._failing = False
             self._last_warning = None
             self._failures_since_warning = 0
-        logger.info("span export recovered")
+        logger.info(SPAN_EXPORT_RECOVERED)
 
 
 class MeteredBatchSpanProcessor(BatchSpanProcessor):

@@ -21,6 +21,8 @@ from livekit.rtc.room import EventTypes
 from telemetry import labels
 from telemetry.room import RoomObserver
 
+from .log_messages import HANDLER_FAILED, PARTICIPANT_CONNECTED
+
 __all__ = ["RoomHandlers", "participant_label"]
 
 logger = logging.getLogger(__name__)
@@ -93,7 +95,8 @@ class RoomHandlers:
         self._observer.participant_connected(participant)
         with self._observer.context_of(participant):
             logger.info(
-                "Participant connected: %s (kind: %s)",
+                "%s: %s (kind: %s)",
+                PARTICIPANT_CONNECTED,
                 participant_label(participant, self._allow_pii),
                 labels.participant_kind(participant.kind),
             )
@@ -153,7 +156,7 @@ class RoomHandlers:
                 handler(*args)
             except Exception as error:
                 with self._observer.context_of():
-                    logger.exception("Room handler for %s failed", event)
+                    logger.exception(HANDLER_FAILED, event)
                     self._observer.handler_failed(event, error)
 
         guarded.__name__ = f"on_{event}"

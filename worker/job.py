@@ -27,6 +27,7 @@ from telemetry.propagation import DispatchIdGenerator, link_to_dispatch
 from telemetry.room import RoomObserver
 
 from .handlers import RoomHandlers
+from .log_messages import JOB_SHUTTING_DOWN
 from .server import OBSERVATIONS_SOCKET
 from .settings import RuntimeSettings
 
@@ -135,7 +136,7 @@ class JobRuntime:
     async def on_shutdown(self, reason: str) -> None:
         """The job's shutdown callback: log it and release the job's resources."""
         with self.observer.context_of():
-            logger.info("Job shutting down (reason: %s)", reason)
+            logger.info("%s (reason: %s)", JOB_SHUTTING_DOWN, reason)
             self.finish()
         if self._lag_task is not None:
             with contextlib.suppress(asyncio.CancelledError):

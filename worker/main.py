@@ -18,6 +18,7 @@ from telemetry.metrics import get_metrics
 
 from . import __version__
 from .job import JobRuntime, prepare_job_process
+from .log_messages import CONNECTED_TO_ROOM, JOB_RECEIVED
 from .server import WorkerServer
 from .settings import RuntimeSettings
 
@@ -87,7 +88,7 @@ async def entrypoint(ctx: JobContext, settings: RuntimeSettings) -> None:
     runtime = JobRuntime(ctx, settings)
     runtime.start()
     ctx.add_shutdown_callback(runtime.on_shutdown)
-    logger.info("Job received for room: %s", runtime.room_label)
+    logger.info("%s: %s", JOB_RECEIVED, runtime.room_label)
     try:
         started = time.perf_counter()
         await ctx.connect()
@@ -95,7 +96,7 @@ async def entrypoint(ctx: JobContext, settings: RuntimeSettings) -> None:
     except Exception:
         runtime.entrypoint_failed()
         raise
-    logger.info("Connected to room: %s", runtime.room_label)
+    logger.info("%s: %s", CONNECTED_TO_ROOM, runtime.room_label)
 
     # TODO(epic-13): create the AgentSession here (STT/LLM/TTS with proc.userdata["vad"])
     # and start it in ctx.room; until then the job stays connected until the room ends.

@@ -32,6 +32,8 @@ from telemetry.loop_lag import monitor_loop_lag
 from telemetry.metrics import WorkerMetrics, get_metrics
 from telemetry.seams.lk_agents import RegistrationAwareServer
 
+from .log_messages import JOB_PROCESS_EXITED, REGISTERED_AGAIN
+
 __all__ = ["OBSERVATIONS_SOCKET", "WorkerServer"]
 
 logger = logging.getLogger(__name__)
@@ -102,7 +104,7 @@ class WorkerServer(RegistrationAwareServer):
         metrics.registration_changed(True)
         if self._registrations > 1:
             metrics.reconnected()
-            logger.info("Registered again with the LiveKit server (worker %s)", worker_id)
+            logger.info("%s (worker %s)", REGISTERED_AGAIN, worker_id)
 
     async def _start_endpoint(self) -> None:
         endpoint = MetricsEndpoint(
@@ -136,7 +138,7 @@ class WorkerServer(RegistrationAwareServer):
         # a job process that exits with a job still assigned and a non-zero code was killed
         # or crashed; one the SDK itself killed on shutdown was asked to stop
         if proc.running_job is not None and proc.exitcode not in (0, None) and not proc.killed:
-            logger.error("Job process %s exited with code %s during a job", proc.pid, proc.exitcode)
+            logger.error(JOB_PROCESS_EXITED, proc.pid, proc.exitcode)
             self._get_metrics().job_failed("process_exited")
 
     async def aclose(self) -> None:

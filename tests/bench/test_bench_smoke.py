@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.infra import REPO_ROOT
+from devtools.harness import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.support.infra import REPO_ROOT
+from devtools.harness import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -6,16 +6,15 @@ and the other built-ins), so a test can hand each one to a real Prometheus. Temp
 queries (``label_values(...)``) come from ``iter_variable_queries`` as plain series selectors.
 ``iter_recording_rules`` yields the recording rules of ``deploy/prometheus/rules``.
 
-``check_promql_syntax`` parses expressions with ``promtool`` (which must be installed: see
-``find_promtool``), and ``metric_names`` lists the metric names an expression reads.
+``check_promql_syntax`` parses expressions with ``promtool`` (found by
+``devtools.harness.find_promtool``), and ``metric_names`` lists the metric names an
+expression reads.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -25,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from devtools.harness import run_promtool
 from devtools.observability.livekit_server import LIVEKIT_SERVER_METRICS
 from telemetry.catalogue import METRICS
 
@@ -343,46 +343,6 @@ def metric_names(expr: str) -> set[str]:
             continue
         names.add(name)
     return names
-
-
-# ---------------------------------------------------------------------------------- promtool
-
-
-class PromtoolMissingError(RuntimeError):
-    """promtool is not installed."""
-
-
-def find_promtool() -> str:
-    """Path of ``promtool``: ``$PROMTOOL`` if set, else the one on ``PATH``.
-
-    Raises:
-        PromtoolMissingError: Neither is available. Install it with
-            ``scripts/ensure-infra.sh promtool`` or ``apt-get install prometheus``.
-    """
-    configured = os.environ.get("PROMTOOL")
-    if configured:
-        if not Path(configured).is_file():
-            raise PromtoolMissingError(f"PROMTOOL={configured} does not exist")
-        return configured
-    found = shutil.which("promtool")
-    if found is None:
-        raise PromtoolMissingError(
-            "promtool not found: install it (scripts/ensure-infra.sh promtool, or "
-            "apt-get install prometheus) or point $PROMTOOL at it"
-        )
-    return found
-
-
-def run_promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Runs ``promtool`` with ``args``; output is captured, the exit code is not checked."""
-    return subprocess.run(
-        [find_promtool(), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def check_promql_syntax(exprs: Sequence[str]) -> dict[str, str]:

@@ -6,7 +6,7 @@ import subprocess
 
 import yaml
 
-from tests.support.infra import COLLECTOR_CONFIG, REPO_ROOT, binary
+from devtools.harness import COLLECTOR_CONFIG, REPO_ROOT, binary
 
 MANIFEST = REPO_ROOT / "deploy" / "collector" / "builder-config.yaml"
 COMPOSE = REPO_ROOT / "docker-compose.yml"

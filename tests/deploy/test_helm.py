@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.infra import binary
+from devtools.harness import binary
 from worker.settings import RuntimeSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -12,17 +12,17 @@ from typing import Any
 import pytest
 import yaml
 
+from devtools.harness import find_promtool, run_promtool
+
 from .promql import (
     DASHBOARDS_DIR,
     PROMETHEUS_DIR,
     RULES_DIR,
     check_promql_syntax,
-    find_promtool,
     iter_panel_queries,
     iter_recording_rules,
     known_series_names,
     metric_names,
-    run_promtool,
 )
 
 CONFIG = PROMETHEUS_DIR / "prometheus.yml"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.harness import LiveKitServer, OtelCollector
 from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch
-from tests.support.infra import LiveKitServer, OtelCollector
 
 AGENT_NAME = "e2e-agent"
 

@@ -13,12 +13,19 @@ from dataclasses import dataclass
 
 import pytest
 
+from devtools.harness import (
+    REPO_ROOT,
+    LiveKitServer,
+    OtelCollector,
+    Prometheus,
+    WorkerProcess,
+    wait_until,
+)
 from devtools.observability.livekit_server import LIVEKIT_SERVER_METRICS
 from devtools.synthetic import ServerAccess, SyntheticParticipant
 from telemetry.catalogue import METRICS
 from tests.deploy.promql import iter_panel_queries, iter_recording_rules
-from tests.support.infra import REPO_ROOT, LiveKitServer, OtelCollector, Prometheus
-from tests.support.worker import WorkerProcess, wait_until
+from worker.log_messages import JOB_SHUTTING_DOWN
 
 from .conftest import AGENT_NAME, room_name, session
 
@@ -39,10 +46,8 @@ def scraped_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Stack
         LiveKitServer(work / "livekit") as livekit,
         OtelCollector(work / "collector") as collector,
     ):
-        worker = WorkerProcess(
-            livekit.url,
-            livekit.api_key,
-            livekit.api_secret,
+        worker = WorkerProcess.serving(
+            livekit,
             work / "worker",
             env={
                 "AGENT_NAME": AGENT_NAME,
@@ -64,7 +69,7 @@ def scraped_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Stack
                 prometheus.wait_for_targets_up(timeout=60)
                 access = ServerAccess(livekit.url, livekit.api_key, livekit.api_secret)
                 asyncio.run(_traffic(access))
-                worker.wait_for_line("Job shutting down", timeout=60, count=3)
+                worker.wait_for_line(JOB_SHUTTING_DOWN, timeout=60, count=3)
                 # a few scrapes and rule evaluations after the last job ended
                 # rate() needs two samples of a series: wait until the counters that first
                 # appeared at the end of the session have been scraped a few times

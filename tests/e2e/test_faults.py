@@ -23,19 +23,33 @@ from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
 
-from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch
-from tests.support.capture import (
+from devtools.harness import (
+    LiveKitServer,
+    LiveRooms,
+    OtelCollector,
     RssSampler,
+    Span,
+    WorkerProcess,
+    free_port,
     histogram_max,
     metric_problems,
     monotonic_samples,
     samples,
     value,
+    wait_until,
     went_backwards,
 )
-from tests.support.infra import LiveKitServer, OtelCollector, Span, free_port
-from tests.support.rooms import LiveRooms
-from tests.support.worker import WorkerProcess, wait_until
+from devtools.harness.sdk_logs import DRAIN_TIMED_OUT, DRAINING_WORKER, SHUTTING_DOWN_WORKER
+from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch
+from telemetry.log_messages import SPAN_EXPORT_FAILING, SPAN_EXPORT_RECOVERED
+from worker.log_messages import (
+    CONNECTED_TO_ROOM,
+    HANDLER_FAILED,
+    JOB_PROCESS_EXITED,
+    JOB_RECEIVED,
+    JOB_SHUTTING_DOWN,
+    REGISTERED_AGAIN,
+)
 
 from .conftest import AGENT_NAME, room_name, session
 
@@ -83,7 +97,7 @@ def _trace(collector: OtelCollector, root: Span) -> list[Span]:
 def _job_pids(worker: WorkerProcess, rooms: list[str]) -> set[int]:
     pids = set()
     for room in rooms:
-        (line,) = worker.wait_for_line(rf"Job received for room: {re.escape(room)} \|", timeout=30)
+        (line,) = worker.wait_for_line(rf"{JOB_RECEIVED}: {re.escape(room)} \|", timeout=30)
         pids.add(int(re.findall(r" pid=(\d+)", line)[0]))
     return pids
 
@@ -131,10 +145,8 @@ def test_collector_unreachable_for_the_whole_run(
 ) -> None:
     unreachable = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     queue_size = 4
-    worker = WorkerProcess(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
+    worker = WorkerProcess.serving(
+        livekit,
         tmp_path,
         env=_otlp(
             unreachable,
@@ -155,7 +167,7 @@ def test_collector_unreachable_for_the_whole_run(
             served_in = time.monotonic() - started
             for room in rooms:
                 worker.wait_for_line(
-                    rf"Job shutting down \(reason: room empty\) \| room={re.escape(room)} ",
+                    rf"{JOB_SHUTTING_DOWN} \(reason: room empty\) \| room={re.escape(room)} ",
                     timeout=30,
                 )
             job_pids = _job_pids(worker, rooms)
@@ -189,7 +201,7 @@ def test_collector_unreachable_for_the_whole_run(
 
     # warnings are rate-limited per process, not one per span or batch
     lines = worker.lines()
-    warnings = [line for line in lines if "span export failing" in line]
+    warnings = [line for line in lines if SPAN_EXPORT_FAILING in line]
     assert len(warnings) <= len(job_pids)
     assert len(warnings) < dropped
     assert all(" | WARNING | telemetry.exporters | " in line for line in warnings)
@@ -221,10 +233,8 @@ def test_spans_arrive_after_the_collector_restarts(
 ) -> None:
     before, across, during, after = (room_name(p) for p in ("before", "across", "during", "after"))
     with OtelCollector(tmp_path / "collector") as collector:
-        worker = WorkerProcess(
-            livekit.url,
-            livekit.api_key,
-            livekit.api_secret,
+        worker = WorkerProcess.serving(
+            livekit,
             tmp_path / "worker",
             env=_otlp(collector.otlp_http_endpoint),
         )
@@ -234,7 +244,7 @@ def test_spans_arrive_after_the_collector_restarts(
 
             # a job that runs through the outage, and exports (in vain) during it
             rooms.open(across, [SyntheticParticipant(access, across, "bea")])
-            worker.wait_for_line(rf"Connected to room: {re.escape(across)} ", timeout=30)
+            worker.wait_for_line(rf"{CONNECTED_TO_ROOM}: {re.escape(across)} ", timeout=30)
             time.sleep(1.5)  # its first spans are exported
             collector.stop()
 
@@ -246,16 +256,18 @@ def test_spans_arrive_after_the_collector_restarts(
                 )
 
             asyncio.run(outage())
-            worker.wait_for_line(rf"Job shutting down .* \| room={re.escape(during)} ", timeout=30)
+            worker.wait_for_line(
+                rf"{JOB_SHUTTING_DOWN} .* \| room={re.escape(during)} ", timeout=30
+            )
             in_across = rf" \| room={re.escape(across)} "
-            worker.wait_for_line(rf"span export failing .*{in_across}", timeout=15)
+            worker.wait_for_line(rf"{SPAN_EXPORT_FAILING} .*{in_across}", timeout=15)
             collector.start()
 
             # what the job produces from now on arrives: a visitor's span, then, once the
             # exporter got through again, the job's last participant span and its root span
             visitor = SyntheticParticipant(access, across, "dee")
             asyncio.run(visitor.run(0.5, wait_for_agent=30))
-            worker.wait_for_line(rf"span export recovered{in_across}", timeout=20)
+            worker.wait_for_line(rf"{SPAN_EXPORT_RECOVERED}{in_across}", timeout=20)
             rooms.leave(across)
             asyncio.run(session(access, after, [SyntheticParticipant(access, after, "eli")]))
             roots = _wait_roots(collector, {across, after}, timeout=30)
@@ -287,14 +299,12 @@ def test_spans_arrive_after_the_collector_restarts(
 def test_worker_registers_again_after_livekit_server_is_killed(tmp_path: Path) -> None:
     with LiveKitServer(tmp_path / "livekit") as server:
         access = ServerAccess(server.url, server.api_key, server.api_secret)
-        worker = WorkerProcess(
-            server.url, server.api_key, server.api_secret, tmp_path, env={"AGENT_NAME": AGENT_NAME}
-        )
+        worker = WorkerProcess.serving(server, tmp_path, env={"AGENT_NAME": AGENT_NAME})
         with worker, LiveRooms(access, AGENT_NAME) as rooms:
             assert _health(worker) == 200
             busy = room_name("killed")
             rooms.open(busy, [SyntheticParticipant(access, busy, "eve")])
-            worker.wait_for_line(rf"Connected to room: {re.escape(busy)} ", timeout=30)
+            worker.wait_for_line(rf"{CONNECTED_TO_ROOM}: {re.escape(busy)} ", timeout=30)
             worker.descendants()
 
             assert server.pid is not None
@@ -312,16 +322,17 @@ def test_worker_registers_again_after_livekit_server_is_killed(tmp_path: Path) -
             metrics = worker.scrape()
             assert value(metrics, "agent_worker_registered") == 1
             assert value(metrics, "agent_worker_reconnects_total") == 1
-            worker.wait_for_line(r"Registered again with the LiveKit server", timeout=5)
+            worker.wait_for_line(REGISTERED_AGAIN, timeout=5)
             # the job of the killed server's room has ended, and its participant can leave
-            worker.wait_for_line(rf"Job shutting down .* \| room={re.escape(busy)} ", timeout=30)
+            worker.wait_for_line(rf"{JOB_SHUTTING_DOWN} .* \| room={re.escape(busy)} ", timeout=30)
             rooms.leave_all()
 
             # and it takes jobs again
             fresh = room_name("after-kill")
             asyncio.run(session(access, fresh, [SyntheticParticipant(access, fresh, "fay")]))
             worker.wait_for_line(
-                rf"Job shutting down \(reason: room empty\) \| room={re.escape(fresh)} ", timeout=30
+                rf"{JOB_SHUTTING_DOWN} \(reason: room empty\) \| room={re.escape(fresh)} ",
+                timeout=30,
             )
             worker.descendants()
             assert worker.stop(timeout=30) == 0
@@ -341,10 +352,8 @@ def test_sigterm_with_five_rooms_ends_and_exports_every_job_trace(
     livekit: LiveKitServer, access: ServerAccess, collector: OtelCollector, tmp_path: Path
 ) -> None:
     drain_timeout = 5
-    worker = WorkerProcess(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
+    worker = WorkerProcess.serving(
+        livekit,
         tmp_path,
         command="start",
         env=_otlp(collector.otlp_http_endpoint, WORKER_DRAIN_TIMEOUT=str(drain_timeout)),
@@ -354,7 +363,7 @@ def test_sigterm_with_five_rooms_ends_and_exports_every_job_trace(
         for room in rooms:
             live.open(room, [SyntheticParticipant(access, room, f"guest-{room}")])
         for room in rooms:
-            worker.wait_for_line(rf"Connected to room: {re.escape(room)} ", timeout=60)
+            worker.wait_for_line(rf"{CONNECTED_TO_ROOM}: {re.escape(room)} ", timeout=60)
         worker.descendants()
         signalled = time.monotonic()
         worker.send(signal.SIGTERM)
@@ -372,8 +381,8 @@ def test_sigterm_with_five_rooms_ends_and_exports_every_job_trace(
         names = {span["name"] for span in _trace(collector, root)}
         assert "job_shutdown" in names, names
     output = worker.output()
-    assert "draining worker" in output
-    assert "drain timed out, forcing shutdown" in output
+    assert DRAINING_WORKER in output
+    assert DRAIN_TIMED_OUT in output
     assert "Traceback" not in output
     assert exit_seconds < drain_timeout + 15
     print(f"\nSIGTERM with 5 rooms: exit 0 after {exit_seconds:.1f}s, 5/5 job traces exported")
@@ -383,10 +392,8 @@ def test_sigterm_with_five_rooms_ends_and_exports_every_job_trace(
 def test_second_signal_forces_a_prompt_exit(
     livekit: LiveKitServer, access: ServerAccess, tmp_path: Path
 ) -> None:
-    worker = WorkerProcess(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
+    worker = WorkerProcess.serving(
+        livekit,
         tmp_path,
         command="start",
         env={"AGENT_NAME": AGENT_NAME, "WORKER_DRAIN_TIMEOUT": "600"},
@@ -394,9 +401,9 @@ def test_second_signal_forces_a_prompt_exit(
     room = room_name("force")
     with worker, LiveRooms(access, AGENT_NAME) as live:
         live.open(room, [SyntheticParticipant(access, room, "gus")])
-        worker.wait_for_line(rf"Connected to room: {re.escape(room)} ", timeout=60)
+        worker.wait_for_line(rf"{CONNECTED_TO_ROOM}: {re.escape(room)} ", timeout=60)
         worker.send(signal.SIGTERM)
-        worker.wait_for_line(r"draining worker", timeout=10)
+        worker.wait_for_line(DRAINING_WORKER, timeout=10)
         time.sleep(0.5)  # the drain is under way and would wait for the room for 10 minutes
         assert worker.process is not None
         assert worker.process.poll() is None
@@ -412,7 +419,7 @@ def test_second_signal_forces_a_prompt_exit(
         assert code != 0, output
         assert exit_seconds < 2.5, output
         # the graceful path (drain finished, then the pool closed) was not taken
-        assert "shutting down worker" not in output, output
+        assert SHUTTING_DOWN_WORKER not in output, output
         _no_leaks(worker)
     print(f"\nSIGTERM then SIGINT: exit {code} {exit_seconds:.2f}s after SIGINT")
 
@@ -424,10 +431,8 @@ def test_second_signal_forces_a_prompt_exit(
 def test_a_raising_handler_fails_only_its_own_job(
     livekit: LiveKitServer, access: ServerAccess, collector: OtelCollector, tmp_path: Path
 ) -> None:
-    worker = WorkerProcess(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
+    worker = WorkerProcess.serving(
+        livekit,
         tmp_path,
         env=_otlp(collector.otlp_http_endpoint, WORKER_NUM_IDLE_PROCESSES="2"),
         module="tests.support.metadata_worker",
@@ -451,7 +456,8 @@ def test_a_raising_handler_fails_only_its_own_job(
         asyncio.run(three_rooms())
         for room in (bad, good, other):
             worker.wait_for_line(
-                rf"Job shutting down \(reason: room empty\) \| room={re.escape(room)} ", timeout=30
+                rf"{JOB_SHUTTING_DOWN} \(reason: room empty\) \| room={re.escape(room)} ",
+                timeout=30,
             )
         metrics = worker.scrape()
         assert worker.stop(timeout=30) == 0
@@ -481,7 +487,7 @@ def test_a_raising_handler_fails_only_its_own_job(
             assert events == ["track_published", "track_unpublished"], (room, events)
             assert span["attributes"]["lk.disconnect_reason"] == "client_initiated"
 
-    (line,) = [line for line in worker.lines() if "Room handler for participant_connected" in line]
+    (line,) = [line for line in worker.lines() if HANDLER_FAILED % "participant_connected" in line]
     assert " | ERROR | worker.handlers | " in line
     assert f"room={bad} " in line
     assert "JSONDecodeError" in line  # the traceback, escaped onto the same line
@@ -491,10 +497,8 @@ def test_a_raising_handler_fails_only_its_own_job(
 def test_a_killed_job_process_is_recorded_and_metrics_stay_sound(
     livekit: LiveKitServer, access: ServerAccess, tmp_path: Path
 ) -> None:
-    worker = WorkerProcess(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
+    worker = WorkerProcess.serving(
+        livekit,
         tmp_path,
         env={"AGENT_NAME": AGENT_NAME},
     )
@@ -502,19 +506,19 @@ def test_a_killed_job_process_is_recorded_and_metrics_stay_sound(
     scrapes: list[str] = []
     with worker, LiveRooms(access, AGENT_NAME) as live:
         live.open(victim, [SyntheticParticipant(access, victim, "hal")])
-        worker.wait_for_line(rf"Connected to room: {re.escape(victim)} ", timeout=30)
+        worker.wait_for_line(rf"{CONNECTED_TO_ROOM}: {re.escape(victim)} ", timeout=30)
         (pid,) = _job_pids(worker, [victim])
         scrapes.append(worker.scrape())
 
         os.kill(pid, signal.SIGKILL)
-        worker.wait_for_line(rf"Job process {pid} exited with code -9 during a job", timeout=30)
+        worker.wait_for_line(JOB_PROCESS_EXITED % (pid, -9), timeout=30)
         scrapes.append(worker.scrape())
         assert _health(worker) == 200
         live.leave(victim)
 
         asyncio.run(session(access, later, [SyntheticParticipant(access, later, "ivy")]))
         worker.wait_for_line(
-            rf"Job shutting down \(reason: room empty\) \| room={re.escape(later)} ", timeout=30
+            rf"{JOB_SHUTTING_DOWN} \(reason: room empty\) \| room={re.escape(later)} ", timeout=30
         )
         scrapes.append(worker.scrape())
         scrapes.append(worker.scrape("application/openmetrics-text"))
@@ -535,4 +539,4 @@ def test_a_killed_job_process_is_recorded_and_metrics_stay_sound(
     assert value(last, "agent_worker_active_participants", kind="standard") == 0
     openmetrics = list(openmetrics_families(scrapes[3]))  # the format Prometheus asks for
     assert {"agent_worker_jobs_failed", "agent_worker_registered"} <= {f.name for f in openmetrics}
-    assert f"Job process {pid} exited with code -9 during a job" in worker.output()
+    assert JOB_PROCESS_EXITED % (pid, -9) in worker.output()

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,10 +26,18 @@ from pathlib import Path
 import pytest
 from livekit import rtc
 
+from devtools.harness import (
+    LiveKitServer,
+    OtelCollector,
+    Span,
+    WorkerProcess,
+    free_ports,
+    occupied_port,
+    samples,
+    value,
+)
 from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch, token_for
-from tests.support.capture import samples, value
-from tests.support.infra import LiveKitServer, OtelCollector, Span, free_ports
-from tests.support.worker import WorkerProcess
+from worker.log_messages import JOB_SHUTTING_DOWN, PARTICIPANT_CONNECTED
 from worker.settings import RuntimeSettings
 
 from .conftest import AGENT_NAME, session
@@ -100,10 +107,7 @@ def test_more_bad_configuration_is_one_line_and_exit_2(
 
 @pytest.mark.timeout(60)
 def test_metrics_port_already_in_use(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with occupied_port() as port:
         run = _run({"METRICS_PORT": str(port)}, "dev", tmp_path)
     assert run.returncode == 2
     assert run.stderr.strip() == f"error: METRICS_PORT: port {port} on 127.0.0.1 is already in use"
@@ -114,15 +118,13 @@ def test_production_mode_with_dev_credentials_starts_when_allowed(
     livekit: LiveKitServer, tmp_path: Path
 ) -> None:
     assert (livekit.api_key, livekit.api_secret) == ("devkey", "secret")
-    worker = WorkerProcess(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
+    worker = WorkerProcess.serving(
+        livekit,
         tmp_path,
         command="start",
         env={"AGENT_NAME": AGENT_NAME, "ALLOW_DEV_CREDENTIALS_IN_PRODUCTION": "true"},
     )
-    with worker:  # waits for "registered worker" and agent_worker_registered 1
+    with worker:  # waits for REGISTERED_WORKER and agent_worker_registered 1
         assert value(worker.scrape(), "agent_worker_registered") == 1
         assert worker.stop(timeout=30) == 0
     assert "refused in production mode" not in worker.output()
@@ -255,10 +257,8 @@ def test_hostile_participants_cannot_forge_logs_grow_spans_or_add_series(
     calm = f"calm-{tag}"
     hostile_prefix = f"hostile-{tag}"
     hostile = hostile_prefix + '\n\x1b[2J"}{"level":"ERROR"}'
-    worker = WorkerProcess(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
+    worker = WorkerProcess.serving(
+        livekit,
         tmp_path,
         env={
             "AGENT_NAME": AGENT_NAME,
@@ -293,11 +293,11 @@ def test_hostile_participants_cannot_forge_logs_grow_spans_or_add_series(
 
     with worker:
         asyncio.run(session(access, calm, [SyntheticParticipant(access, calm, "plain")]))
-        worker.wait_for_line(r"Job shutting down \(reason: room empty\)", timeout=30)
+        worker.wait_for_line(rf"{JOB_SHUTTING_DOWN} \(reason: room empty\)", timeout=30)
         before = worker.scrape()
 
         refusals = asyncio.run(hostile_session())
-        worker.wait_for_line(r"Job shutting down \(reason: room empty\)", timeout=30, count=2)
+        worker.wait_for_line(rf"{JOB_SHUTTING_DOWN} \(reason: room empty\)", timeout=30, count=2)
         after = worker.scrape()
         assert worker.stop(timeout=30) == 0
 
@@ -320,8 +320,8 @@ def test_hostile_participants_cannot_forge_logs_grow_spans_or_add_series(
         entries = [json.loads(line) for line in lines]
         assert all(isinstance(entry, dict) for entry in entries)
         assert not [e for e in entries if e["level"] == "CRITICAL" or e["logger"] == "forged"]
-        connected = [e for e in entries if e["message"].startswith("Participant connected: ")]
-        logged = {e["message"].removeprefix("Participant connected: ") for e in connected}
+        connected = [e for e in entries if e["message"].startswith(f"{PARTICIPANT_CONNECTED}: ")]
+        logged = {e["message"].removeprefix(f"{PARTICIPANT_CONNECTED}: ") for e in connected}
         assert f"{arrived_identity} (kind: standard)" in logged
         raw_identities = [m for m in logged if m.startswith(f"raw-{tag}")]
         assert len(raw_identities) == 1
@@ -329,7 +329,7 @@ def test_hostile_participants_cannot_forge_logs_grow_spans_or_add_series(
     else:
         assert [line for line in lines if not TEXT_LINE.match(line)] == []
         assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]", output)
-        connected = [line for line in lines if " | Participant connected: " in line]
+        connected = [line for line in lines if f" | {PARTICIPANT_CONNECTED}: " in line]
         assert any(f"id-{tag}:x\\n2026-01-01 00:00:00,000 | ERROR | forged" in c for c in connected)
         assert any(f"raw-{tag}" in line for line in connected)
     assert "Traceback" not in output

@@ -20,11 +20,23 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.harness import (
+    LiveKitServer,
+    LiveRooms,
+    OtelCollector,
+    WorkerProcess,
+    health_answers,
+    sockets_of,
+    wait_until,
+)
+from devtools.harness.sdk_logs import FAILED_TO_CONNECT, REGISTERED_WORKER
 from devtools.synthetic import ServerAccess, SyntheticParticipant
-from tests.support.capture import health_answers, sockets_of
-from tests.support.infra import LiveKitServer, OtelCollector
-from tests.support.rooms import LiveRooms
-from tests.support.worker import WorkerProcess, wait_until
+from worker.log_messages import (
+    CONNECTED_TO_ROOM,
+    JOB_RECEIVED,
+    JOB_SHUTTING_DOWN,
+    PARTICIPANT_CONNECTED,
+)
 from worker.settings import RuntimeSettings
 
 from .conftest import AGENT_NAME, room_name, session
@@ -62,10 +74,8 @@ def test_the_api_secret_never_leaks(collector: OtelCollector, tmp_path: Path) ->
 
     with LiveKitServer(tmp_path / "livekit", extra_config={"keys": {key: secret}}) as server:
         access = ServerAccess(server.url, key, secret)
-        worker = WorkerProcess(
-            server.url,
-            key,
-            secret,
+        worker = WorkerProcess.serving(
+            access,
             tmp_path / "worker",
             command="start",
             env={
@@ -80,7 +90,7 @@ def test_the_api_secret_never_leaks(collector: OtelCollector, tmp_path: Path) ->
         room = room_name("secret")
         with worker:
             asyncio.run(session(access, room, [SyntheticParticipant(access, room, "kim")]))
-            worker.wait_for_line(r"Job shutting down", timeout=30)
+            worker.wait_for_line(JOB_SHUTTING_DOWN, timeout=30)
             captured["metrics"] = _scrapes(worker)
             captured["health"] = health_answers(worker.health_url)
             assert worker.stop(timeout=30) == 0
@@ -96,8 +106,8 @@ def test_the_api_secret_never_leaks(collector: OtelCollector, tmp_path: Path) ->
         )
         refused.start(wait_registered=None)  # it never registers
         try:
-            refused.wait_for_line(r"failed to connect to livekit.* error=401", timeout=60)
-            refused.wait_for_line(r"failed to connect to livekit", timeout=30, count=3)
+            refused.wait_for_line(rf"{FAILED_TO_CONNECT}.* error=401", timeout=60)
+            refused.wait_for_line(FAILED_TO_CONNECT, timeout=30, count=3)
             captured["refused health"] = health_answers(refused.health_url)
             captured["refused metrics"] = _scrapes(refused)
         finally:
@@ -135,7 +145,7 @@ def test_the_api_secret_never_leaks(collector: OtelCollector, tmp_path: Path) ->
     )
     captured["spans"] = _spans_text(collector)
 
-    assert "Job received for room" in captured["log"]  # the capture saw a real job
+    assert JOB_RECEIVED in captured["log"]  # the capture saw a real job
     for what, text in captured.items():
         for leaked in (secret, wrong):
             for form in _encodings(leaked):
@@ -156,10 +166,8 @@ def test_no_room_name_or_identity_leaves_with_pii_disallowed(
         SyntheticParticipant(access, room, f"pii-person-{tag}-{i}", name=f"pii-name-{tag}-{i}")
         for i in range(2)
     ]
-    worker = WorkerProcess(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
+    worker = WorkerProcess.serving(
+        livekit,
         tmp_path,
         env={
             "AGENT_NAME": AGENT_NAME,
@@ -172,7 +180,7 @@ def test_no_room_name_or_identity_leaves_with_pii_disallowed(
     )
     with worker:
         asyncio.run(session(access, room, people))
-        (line,) = worker.wait_for_line(r"Job shutting down \(reason: room empty\)", timeout=30)
+        (line,) = worker.wait_for_line(rf"{JOB_SHUTTING_DOWN} \(reason: room empty\)", timeout=30)
         room_sid = re.findall(r'"room_id": "(RM_\w+)"', line)[0]
         metrics = _scrapes(worker)
         health = health_answers(worker.health_url)
@@ -191,7 +199,7 @@ def test_no_room_name_or_identity_leaves_with_pii_disallowed(
     trace = [s for s in collector.read_spans() if s["trace_id"] == roots[0]["trace_id"]]
     assert len([s for s in trace if s["name"] == "participant"]) == 2
     log = worker.output()
-    assert len(re.findall(r"Participant connected: PA_\w+ ", log)) == 2
+    assert len(re.findall(rf"{PARTICIPANT_CONNECTED}: PA_\w+ ", log)) == 2
 
     captured = {"spans": _spans_text(collector), "log": log, "metrics": metrics, "health": health}
     for what, text in captured.items():
@@ -215,10 +223,8 @@ def _listening(worker: WorkerProcess) -> tuple[list[tuple[str, int]], list[str]]
 def test_health_and_metrics_listen_on_bind_host_only(
     livekit: LiveKitServer, access: ServerAccess, tmp_path: Path
 ) -> None:
-    worker = WorkerProcess(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
+    worker = WorkerProcess.serving(
+        livekit,
         tmp_path,
         env={"AGENT_NAME": AGENT_NAME, "BIND_HOST": "127.0.0.1"},
     )
@@ -226,7 +232,7 @@ def test_health_and_metrics_listen_on_bind_host_only(
     with worker, LiveRooms(access, AGENT_NAME) as rooms:
         idle_tcp, idle_udp = _listening(worker)
         rooms.open(room, [SyntheticParticipant(access, room, "lou")])
-        worker.wait_for_line(rf"Connected to room: {re.escape(room)} ", timeout=30)
+        worker.wait_for_line(rf"{CONNECTED_TO_ROOM}: {re.escape(room)} ", timeout=30)
         busy_tcp, busy_udp = _listening(worker)
 
     for tcp in (idle_tcp, busy_tcp):
@@ -244,16 +250,14 @@ def test_bind_host_is_where_health_and_metrics_listen(
     livekit: LiveKitServer, tmp_path: Path
 ) -> None:
     host = "127.0.0.2"  # loopback too, but not the default address
-    worker = WorkerProcess(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
+    worker = WorkerProcess.serving(
+        livekit,
         tmp_path,
         env={"AGENT_NAME": AGENT_NAME, "BIND_HOST": host},
     )
     worker.start(wait_registered=None)  # its helpers probe 127.0.0.1
     try:
-        worker.wait_for_line(r"registered worker", timeout=60)
+        worker.wait_for_line(REGISTERED_WORKER, timeout=60)
         metrics_url = f"http://{host}:{worker.metrics_port}/metrics"
         wait_until(lambda: _answers(metrics_url) == 200, 30, what="metrics on BIND_HOST")
         assert _answers(f"http://{host}:{worker.health_port}/") == 200

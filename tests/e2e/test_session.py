@@ -8,9 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devtools.harness import LiveKitServer, WorkerProcess, wait_until
+from devtools.harness.sdk_logs import REGISTERED_WORKER, SHUTTING_DOWN_WORKER, STARTING_WORKER
 from devtools.synthetic import ServerAccess, SyntheticParticipant
-from tests.support.infra import LiveKitServer
-from tests.support.worker import WorkerProcess, wait_until
+from worker.log_messages import (
+    CONNECTED_TO_ROOM,
+    JOB_RECEIVED,
+    JOB_SHUTTING_DOWN,
+    PARTICIPANT_CONNECTED,
+)
 
 from .conftest import AGENT_NAME, room_name, session
 
@@ -29,9 +35,7 @@ def test_room_session_end_to_end(
     livekit: LiveKitServer, access: ServerAccess, tmp_path: Path
 ) -> None:
     room = room_name("e2e")
-    worker = WorkerProcess(
-        livekit.url, livekit.api_key, livekit.api_secret, tmp_path, env={"AGENT_NAME": AGENT_NAME}
-    )
+    worker = WorkerProcess.serving(livekit, tmp_path, env={"AGENT_NAME": AGENT_NAME})
     with worker:
         probe = _probe(worker)
         assert probe.returncode == 0, probe.stdout
@@ -39,12 +43,12 @@ def test_room_session_end_to_end(
 
         alice = SyntheticParticipant(access, room, "alice-e2e")
         asyncio.run(session(access, room, [alice]))
-        worker.wait_for_line(r"Job shutting down \(reason: room empty\)", timeout=30)
+        worker.wait_for_line(rf"{JOB_SHUTTING_DOWN} \(reason: room empty\)", timeout=30)
 
         expected = [
-            rf"Job received for room: {room} \| room={room} job_id=AJ_",
-            rf"Connected to room: {room} \| room={room}",
-            rf"Participant connected: alice-e2e \(kind: standard\) \| room={room}",
+            rf"{JOB_RECEIVED}: {room} \| room={room} job_id=AJ_",
+            rf"{CONNECTED_TO_ROOM}: {room} \| room={room}",
+            rf"{PARTICIPANT_CONNECTED}: alice-e2e \(kind: standard\) \| room={room}",
             rf"Track published: TR_\w+ \(source: microphone, kind: audio\) by alice-e2e \| "
             rf"room={room}",
             rf"Track unpublished: TR_\w+ \(source: microphone, kind: audio\) by alice-e2e \| "
@@ -65,7 +69,7 @@ def test_room_session_end_to_end(
     assert probe.stdout.startswith("unhealthy: cannot reach")
     output = worker.output()
     assert "Traceback" not in output
-    assert "shutting down worker" in output
+    assert SHUTTING_DOWN_WORKER in output
 
 
 def test_each_record_is_one_line_in_main_and_job_processes(
@@ -75,10 +79,8 @@ def test_each_record_is_one_line_in_main_and_job_processes(
 
     room = room_name("json")
     for command in ("dev", "start"):
-        worker = WorkerProcess(
-            livekit.url,
-            livekit.api_key,
-            livekit.api_secret,
+        worker = WorkerProcess.serving(
+            livekit,
             tmp_path / command,
             command=command,
             env={"AGENT_NAME": AGENT_NAME, "LOG_FORMAT": "json", "WORKER_DRAIN_TIMEOUT": "5"},
@@ -91,13 +93,13 @@ def test_each_record_is_one_line_in_main_and_job_processes(
                     [SyntheticParticipant(access, f"{room}-{command}", "bob")],
                 )
             )
-            worker.wait_for_line(r"Job shutting down", timeout=30)
+            worker.wait_for_line(JOB_SHUTTING_DOWN, timeout=30)
         entries = [json.loads(line) for line in worker.lines() if line.startswith("{")]
         messages = [e["message"] for e in entries]
         for message in (
-            "starting worker",
-            "registered worker",
-            f"Job received for room: {room}-{command}",
+            STARTING_WORKER,
+            REGISTERED_WORKER,
+            f"{JOB_RECEIVED}: {room}-{command}",
         ):
             assert messages.count(message) == 1, (command, message, messages)
         job_lines = [e for e in entries if e.get("job_id")]
@@ -126,9 +128,7 @@ def test_health_reports_the_lost_connection(tmp_path: Path) -> None:
 def test_demo_traffic_is_served_and_bounded(livekit: LiveKitServer, tmp_path: Path) -> None:
     import os
 
-    worker = WorkerProcess(
-        livekit.url, livekit.api_key, livekit.api_secret, tmp_path, env={"AGENT_NAME": AGENT_NAME}
-    )
+    worker = WorkerProcess.serving(livekit, tmp_path, env={"AGENT_NAME": AGENT_NAME})
     with worker:
         env = {
             **os.environ,
@@ -147,4 +147,4 @@ def test_demo_traffic_is_served_and_bounded(livekit: LiveKitServer, tmp_path: Pa
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert demo.stdout.count("participant(s) published for 2s and left") == 2
-        worker.wait_for_line(r"Job shutting down \(reason: room empty\)", timeout=30, count=2)
+        worker.wait_for_line(rf"{JOB_SHUTTING_DOWN} \(reason: room empty\)", timeout=30, count=2)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,9 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from devtools.harness import LiveKitServer, OtelCollector, WorkerProcess, run_promtool, wait_until
 from devtools.synthetic import ServerAccess, SyntheticParticipant
-from tests.support.infra import LiveKitServer, OtelCollector, binary
-from tests.support.worker import WorkerProcess, wait_until
+from worker.log_messages import JOB_SHUTTING_DOWN
 
 from .conftest import AGENT_NAME, room_name, session
 
@@ -26,10 +25,8 @@ TRACEPARENT = f"00-{DISPATCH_TRACE}-00f067aa0ba902b7-01"
 
 
 def _worker(livekit: LiveKitServer, tmp_path: Path, **env: str) -> WorkerProcess:
-    return WorkerProcess(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
+    return WorkerProcess.serving(
+        livekit,
         tmp_path,
         env={"AGENT_NAME": AGENT_NAME, "WORKER_NUM_IDLE_PROCESSES": "2", **env},
     )
@@ -93,7 +90,7 @@ def test_one_trace_per_room_through_a_real_collector(
             await session(access, plain_room, [SyntheticParticipant(access, plain_room, "carol")])
 
         asyncio.run(two_rooms())
-        worker.wait_for_line(r"Job shutting down \(reason: room empty\)", timeout=30, count=2)
+        worker.wait_for_line(rf"{JOB_SHUTTING_DOWN} \(reason: room empty\)", timeout=30, count=2)
         roots = collector.wait_for_spans(2, name="job_entrypoint", timeout=30)
         metrics_text = worker.scrape("application/openmetrics-text; version=1.0.0")
 
@@ -181,10 +178,10 @@ def test_series_do_not_grow_with_rooms(
 
     with worker:
         asyncio.run(rooms(10, 0))
-        wait_until(lambda: worker.output().count("Job shutting down") >= 10, 60, what="10 jobs")
+        wait_until(lambda: worker.output().count(JOB_SHUTTING_DOWN) >= 10, 60, what="10 jobs")
         after_10 = series()
         asyncio.run(rooms(40, 10))
-        wait_until(lambda: worker.output().count("Job shutting down") >= 50, 120, what="50 jobs")
+        wait_until(lambda: worker.output().count(JOB_SHUTTING_DOWN) >= 50, 120, what="50 jobs")
         wait_until(lambda: "agent_worker_jobs_received_total 50.0" in worker.scrape(), 30)
         after_50 = series()
         text = worker.scrape()
@@ -200,14 +197,7 @@ def test_series_do_not_grow_with_rooms(
             assert "card-" not in value
             assert "user-" not in value
             assert not value.startswith("RM_")
-    check = subprocess.run(
-        [str(binary("promtool")), "check", "metrics"],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    check = run_promtool("check", "metrics", stdin=text, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.strip() == "", check.stdout
     # dead job processes are folded into aggregates: the directory does not grow per job

@@ -1,4 +1,4 @@
-"""Self-tests of tests/support/infra.py against the real servers it manages."""
+"""Self-tests of devtools.harness against the real servers it manages."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from tests.support.infra import (
+from devtools.harness import (
     LiveKitServer,
     ManagedProcess,
     OtelCollector,
@@ -27,7 +27,7 @@ from tests.support.infra import (
     binary,
     free_port,
     free_udp_port_range,
-    promtool,
+    run_promtool,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -233,7 +233,7 @@ def test_prometheus_scrapes_collector_and_evaluates_rules(tmp_path: Path) -> Non
                   - record: selftest:up:sum
                     expr: sum(up)
             """))
-    checked = promtool("check", "rules", str(rules))
+    checked = run_promtool("check", "rules", str(rules))
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
     with (
@@ -263,5 +263,5 @@ def test_prometheus_scrapes_collector_and_evaluates_rules(tmp_path: Path) -> Non
 def test_promtool_reports_invalid_rules(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("groups:\n  - name: x\n    rules:\n      - record: r\n        expr: sum(\n")
-    result = promtool("check", "rules", str(bad))
+    result = run_promtool("check", "rules", str(bad))
     assert result.returncode != 0

@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
+import pytest
 from livekit import rtc
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry
 
+from devtools.harness.fakes import fake_participant, fake_publication
 from telemetry.metrics import WorkerMetrics
 from telemetry.room import RoomObserver
 
-from .conftest import participant, publication, sample
+from .conftest import sample
 
 
-def _observer(provider: TracerProvider, metrics: WorkerMetrics) -> RoomObserver:
+@pytest.fixture
+def observer(provider: TracerProvider, metrics: WorkerMetrics) -> RoomObserver:
     tracer = provider.get_tracer("test")
     root = tracer.start_span("job_entrypoint", attributes={"lk.room_sid": "RM_1"})
     return RoomObserver(root, tracer, metrics)
 
 
 def test_participant_span_with_track_events(
-    provider: TracerProvider,
+    observer: RoomObserver,
     exporter: InMemorySpanExporter,
-    metrics: WorkerMetrics,
     registry: CollectorRegistry,
 ) -> None:
-    observer = _observer(provider, metrics)
-    alice = participant()
-    mic = publication()
+    alice = fake_participant()
+    mic = fake_publication()
     observer.participant_connected(alice)
     observer.track_published(mic, alice)
     observer.track_unpublished(mic, alice)
@@ -75,15 +76,13 @@ def test_participant_span_with_track_events(
 
 
 def test_room_disconnected_event_closes_open_participants(
-    provider: TracerProvider,
+    observer: RoomObserver,
     exporter: InMemorySpanExporter,
-    metrics: WorkerMetrics,
     registry: CollectorRegistry,
 ) -> None:
-    observer = _observer(provider, metrics)
-    observer.participant_connected(participant("PA_1", "a"))
+    observer.participant_connected(fake_participant("PA_1", "a"))
     observer.participant_connected(
-        participant("PA_2", "b", kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
+        fake_participant("PA_2", "b", kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
     )
     assert observer.room_disconnected(rtc.DisconnectReason.ROOM_DELETED) == "room_deleted"
     observer.root.end()
@@ -102,10 +101,9 @@ def test_room_disconnected_event_closes_open_participants(
 
 
 def test_a_participant_seen_twice_gets_one_span(
-    provider: TracerProvider, exporter: InMemorySpanExporter, metrics: WorkerMetrics
+    observer: RoomObserver, exporter: InMemorySpanExporter
 ) -> None:
-    observer = _observer(provider, metrics)
-    alice = participant()
+    alice = fake_participant()
     observer.participant_connected(alice)
     observer.participant_connected(alice)
     observer.close()
@@ -113,12 +111,10 @@ def test_a_participant_seen_twice_gets_one_span(
 
 
 def test_handler_failure_marks_the_job_span_as_error(
-    provider: TracerProvider,
+    observer: RoomObserver,
     exporter: InMemorySpanExporter,
-    metrics: WorkerMetrics,
     registry: CollectorRegistry,
 ) -> None:
-    observer = _observer(provider, metrics)
     observer.handler_failed("track_published", RuntimeError("decoder exploded"))
     observer.root.end()
     (root,) = exporter.get_finished_spans()
@@ -133,16 +129,13 @@ def test_handler_failure_marks_the_job_span_as_error(
     assert sample(registry, "agent_worker_jobs_failed_total", reason="handler_error") == 1
 
 
-def test_context_of_makes_the_participant_span_current(
-    provider: TracerProvider, metrics: WorkerMetrics
-) -> None:
+def test_context_of_makes_the_participant_span_current(observer: RoomObserver) -> None:
     from opentelemetry import trace
 
-    observer = _observer(provider, metrics)
-    alice = participant()
+    alice = fake_participant()
     observer.participant_connected(alice)
     with observer.context_of(alice) as span:
         assert trace.get_current_span() is span
         assert span is not observer.root
-    with observer.context_of(participant("PA_unknown")) as span:
+    with observer.context_of(fake_participant("PA_unknown")) as span:
         assert span is observer.root

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from livekit.agents.telemetry import set_tracer_provider
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
@@ -10,10 +12,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from devtools.harness.fakes import fake_participant
 from telemetry.room import RoomObserver
-from telemetry.tracing import build_resource, create_span_exporter, setup_tracing
-
-from .conftest import participant
+from telemetry.tracing import Tracing, build_resource, create_span_exporter, setup_tracing
 
 
 def test_resource_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,31 +52,29 @@ def test_endpoint_comes_from_the_standard_variable(monkeypatch: pytest.MonkeyPat
     assert exporter._endpoint == "http://127.0.0.1:14318/v1/traces"
 
 
-def test_sampler_follows_otel_traces_sampler(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
-    tracing = setup_tracing(
+def _local_tracing(**overrides: Any) -> Tracing:
+    # no exporter, not installed globally: the test reads the provider it gets back
+    return setup_tracing(
         resource=build_resource(service_version="1", environment="t"),
         exporter=None,
         on_export_failure=lambda n: None,
         on_drop=lambda n: None,
         allow_pii=True,
         install=False,
+        **overrides,
     )
+
+
+def test_sampler_follows_otel_traces_sampler(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    tracing = _local_tracing()
     span = tracing.provider.get_tracer("t").start_span("x")
     assert not span.get_span_context().trace_flags.sampled
 
 
 def test_attribute_values_are_truncated_to_the_limit() -> None:
     exporter = InMemorySpanExporter()
-    tracing = setup_tracing(
-        resource=build_resource(service_version="1", environment="t"),
-        exporter=None,
-        on_export_failure=lambda n: None,
-        on_drop=lambda n: None,
-        allow_pii=True,
-        install=False,
-        attribute_length_limit=64,
-    )
+    tracing = _local_tracing(attribute_length_limit=64)
     tracing.provider.add_span_processor(SimpleSpanProcessor(exporter))
     span = tracing.provider.get_tracer("t").start_span("x", attributes={"lk.k": "a" * 1_000_000})
     span.end()
@@ -99,7 +98,7 @@ def test_pii_switch_reaches_the_exporter(allow_pii: bool) -> None:
         attributes={"lk.room_sid": "RM_1", "lk.pii.room_name": "Dr. Smith's consultation"},
     )
     observer = RoomObserver(root, tracer, WorkerMetrics(CollectorRegistry()))
-    observer.participant_connected(participant(identity="+15551234567", name="Jane Doe"))
+    observer.participant_connected(fake_participant(identity="+15551234567", name="Jane Doe"))
     observer.close()
     root.end()
     exported = {s.name: dict(s.attributes or {}) for s in exporter.get_finished_spans()}

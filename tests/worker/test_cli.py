@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from devtools.harness import free_port, free_ports, occupied_port
 from worker.settings import RuntimeSettings
 
 
@@ -27,18 +27,6 @@ def _run(
         check=False,
         cwd=cwd,
     )
-
-
-def _free_ports(count: int) -> list[int]:
-    # all sockets stay open until every port is picked, so no port is returned twice
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @pytest.mark.parametrize(
@@ -66,7 +54,7 @@ def _free_ports(count: int) -> list[int]:
 def test_bad_configuration_is_one_line_and_exit_2(
     env: dict[str, str], command: str, expected: str, tmp_path: Path
 ) -> None:
-    health, metrics = _free_ports(2)
+    health, metrics = free_ports(2)
     ports = {"HEALTH_PORT": str(health), "METRICS_PORT": str(metrics)}
     run = _run({**ports, **env}, command, cwd=tmp_path)
     assert run.returncode == 2, run.stderr
@@ -79,11 +67,8 @@ def test_bad_configuration_is_one_line_and_exit_2(
 
 
 def test_port_already_in_use(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        run = _run({"HEALTH_PORT": str(port), "METRICS_PORT": str(_free_ports(1)[0])}, cwd=tmp_path)
+    with occupied_port() as port:
+        run = _run({"HEALTH_PORT": str(port), "METRICS_PORT": str(free_port())}, cwd=tmp_path)
     assert run.returncode == 2
     assert run.stderr.strip() == f"error: HEALTH_PORT: port {port} on 127.0.0.1 is already in use"
 

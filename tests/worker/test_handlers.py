@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from livekit import rtc
@@ -14,35 +13,18 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry
 
+from devtools.harness.fakes import FakeRoom, fake_participant, fake_publication
 from telemetry.logcontext import TraceContextFilter
 from telemetry.metrics import WorkerMetrics
 from telemetry.room import RoomObserver
-from tests.telemetry.conftest import participant, publication, sample
+from tests.telemetry.conftest import sample
 from worker.handlers import RoomHandlers
-
-
-class _Room:
-    """The part of ``rtc.Room`` the handlers use: ``on``/``off`` and the participants."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[str, list[Callable[..., None]]] = {}
-        self.remote_participants: dict[str, Any] = {}
-
-    def on(self, event: str, handler: Callable[..., None]) -> None:
-        self.handlers.setdefault(event, []).append(handler)
-
-    def off(self, event: str, handler: Callable[..., None]) -> None:
-        self.handlers[event].remove(handler)
-
-    def emit(self, event: str, *args: Any) -> None:
-        for handler in list(self.handlers.get(event, [])):
-            handler(*args)
 
 
 @pytest.fixture
 def setup(
     caplog: pytest.LogCaptureFixture,
-) -> Iterator[tuple[_Room, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]]]:
+) -> Iterator[tuple[FakeRoom, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]]]:
     caplog.set_level(logging.INFO, logger="worker.handlers")
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -53,7 +35,7 @@ def setup(
     caplog.handler.addFilter(context_filter)
     registry = CollectorRegistry()
     observer = RoomObserver(root, tracer, WorkerMetrics(registry))
-    room = _Room()
+    room = FakeRoom()
     cleaned: list[str] = []
     handlers = RoomHandlers(
         room,  # type: ignore[arg-type]
@@ -68,11 +50,11 @@ def setup(
 
 
 def test_a_participant_session_is_logged_and_traced(
-    setup: tuple[_Room, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]],
+    setup: tuple[FakeRoom, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     room, _, exporter, _, cleaned = setup
-    alice, mic = participant(), publication()
+    alice, mic = fake_participant(), fake_publication()
     room.emit("participant_connected", alice)
     room.emit("track_published", mic, alice)
     room.emit("track_unpublished", mic, alice)
@@ -99,11 +81,11 @@ def test_identities_stay_out_of_lines_without_pii(caplog: pytest.LogCaptureFixtu
     caplog.set_level(logging.INFO, logger="worker.handlers")
     tracer = TracerProvider().get_tracer("t")
     observer = RoomObserver(tracer.start_span("root"), tracer, WorkerMetrics(CollectorRegistry()))
-    room = _Room()
+    room = FakeRoom()
     RoomHandlers(room, observer, allow_pii=False, on_disconnected=lambda: None).register()  # type: ignore[arg-type]
-    alice = participant(identity="alice@example.com")
+    alice = fake_participant(identity="alice@example.com")
     room.emit("participant_connected", alice)
-    room.emit("track_published", publication(), alice)
+    room.emit("track_published", fake_publication(), alice)
     room.emit("participant_disconnected", alice)
     text = caplog.text
     assert "alice@example.com" not in text
@@ -111,14 +93,14 @@ def test_identities_stay_out_of_lines_without_pii(caplog: pytest.LogCaptureFixtu
 
 
 def test_a_raising_handler_is_recorded_and_the_room_goes_on(
-    setup: tuple[_Room, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]],
+    setup: tuple[FakeRoom, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     room, _, exporter, registry, _ = setup
-    broken = participant()
+    broken = fake_participant()
     del broken.kind  # reading it raises inside participant_connected
     room.emit("participant_connected", broken)
-    room.emit("participant_connected", participant("PA_2", "bob"))
+    room.emit("participant_connected", fake_participant("PA_2", "bob"))
     assert "Room handler for participant_connected failed" in caplog.text
     assert "Participant connected: bob (kind: standard)" in caplog.text
     assert sample(registry, "agent_worker_jobs_failed_total", reason="handler_error") == 1
@@ -128,7 +110,7 @@ def test_a_raising_handler_is_recorded_and_the_room_goes_on(
 
 
 def test_close_records_a_pending_disconnection_and_removes_every_handler(
-    setup: tuple[_Room, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]],
+    setup: tuple[FakeRoom, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     room, handlers, _, registry, cleaned = setup
@@ -150,9 +132,9 @@ def test_participants_already_in_the_room_are_accounted_for(
     tracer = TracerProvider().get_tracer("t")
     registry = CollectorRegistry()
     observer = RoomObserver(tracer.start_span("root"), tracer, WorkerMetrics(registry))
-    room = _Room()
-    early = participant("PA_9", "early")
-    early.track_publications = {"TR_9": publication("TR_9")}
+    room = FakeRoom()
+    early = fake_participant("PA_9", "early")
+    early.track_publications = {"TR_9": fake_publication("TR_9")}
     room.remote_participants = {"early": early}
     RoomHandlers(room, observer, allow_pii=True, on_disconnected=lambda: None).register()  # type: ignore[arg-type]
     assert "Participant connected: early (kind: standard)" in caplog.text
@@ -161,12 +143,12 @@ def test_participants_already_in_the_room_are_accounted_for(
 
 
 def test_job_span_is_error_after_a_handler_failure(
-    setup: tuple[_Room, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]],
+    setup: tuple[FakeRoom, RoomHandlers, InMemorySpanExporter, CollectorRegistry, list[str]],
 ) -> None:
     room, handlers, exporter, _, _ = setup
-    broken = publication()
+    broken = fake_publication()
     del broken.source
-    room.emit("track_published", broken, participant())
+    room.emit("track_published", broken, fake_participant())
     handlers._observer.root.end()
     root = next(s for s in exporter.get_finished_spans() if s.name == "job_entrypoint")
     assert root.status.status_code is StatusCode.ERROR

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -11,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from devtools.harness import free_port
 from worker.health import check_health, probe
 
 
@@ -46,12 +46,6 @@ def server() -> Iterator[tuple[str, type[_Handler]]]:
     httpd.server_close()
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_healthy(server: tuple[str, type[_Handler]]) -> None:
     url, _ = server
     assert check_health(url, 2)
@@ -67,7 +61,7 @@ def test_503_from_the_sdk_is_unhealthy(server: tuple[str, type[_Handler]]) -> No
 
 
 def test_refused_and_timeout_are_one_line() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}/"
+    url = f"http://127.0.0.1:{free_port()}/"
     assert probe(url, 1).detail.startswith(f"unhealthy: cannot reach {url}")
 
 
@@ -101,7 +95,7 @@ def test_command_line_exit_codes(
 
 def test_command_line_refused_is_one_line() -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "worker.health", "--url", f"http://127.0.0.1:{_closed_port()}/"],
+        [sys.executable, "-m", "worker.health", "--url", f"http://127.0.0.1:{free_port()}/"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,4 +1,4 @@
-"""Read what a running worker exposes: metric samples, sockets, memory, health answers.
+"""Read what a running worker exposes: metric samples, sockets, health answers.
 
 Helpers for the end-to-end fault, hostile-input and leak tests; each reads, none changes
 the worker.
@@ -6,21 +6,19 @@ the worker.
 
 from __future__ import annotations
 
-import subprocess
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 import psutil
-from prometheus_client.parser import text_string_to_metric_families
 
-from .infra import binary
+from .binaries import run_promtool
+
+if TYPE_CHECKING:
+    from prometheus_client import Metric
 
 __all__ = [
-    "RssSampler",
     "SampleKey",
     "Socket",
     "health_answers",
@@ -39,6 +37,14 @@ SampleKey = tuple[str, tuple[tuple[str, str], ...]]
 _MONOTONIC_SUFFIXES = ("_total", "_count", "_bucket", "_sum")
 
 
+def _families(text: str) -> Iterable[Metric]:
+    # Deferred: prometheus_client picks its mode at import, and a process that runs the
+    # worker's code in-process (the bench's micro-benchmark) imports the harness first.
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return text_string_to_metric_families(text)
+
+
 def samples(text: str) -> dict[SampleKey, float]:
     """Every sample of a text-format scrape, keyed by name and sorted labels.
 
@@ -46,7 +52,7 @@ def samples(text: str) -> dict[SampleKey, float]:
         ValueError: the text is not valid Prometheus text format.
     """
     found: dict[SampleKey, float] = {}
-    for family in text_string_to_metric_families(text):
+    for family in _families(text):
         for sample in family.samples:
             key = (sample.name, tuple(sorted(sample.labels.items())))
             if key in found:
@@ -63,7 +69,7 @@ def value(text: str, name: str, **labels: str) -> float:
 def monotonic_samples(text: str) -> dict[SampleKey, float]:
     """The samples of counters and histograms, which must never decrease."""
     monotonic = {}
-    for family in text_string_to_metric_families(text):
+    for family in _families(text):
         if family.type not in ("counter", "histogram"):
             continue
         for sample in family.samples:
@@ -101,8 +107,7 @@ def histogram_max(text: str, name: str, **labels: str) -> tuple[float, float]:
         if sample_name == f"{name}_count":
             count = sample_value
         elif sample_name == f"{name}_bucket":
-            bound = dict(sample_labels)["le"]
-            buckets.append((float(bound), sample_value))
+            buckets.append((float(dict(sample_labels)["le"]), sample_value))
     for bound, cumulative in sorted(buckets):
         if cumulative >= count:
             return bound, count
@@ -116,14 +121,7 @@ def metric_problems(text: str) -> list[str]:
     ``lk_agents_*`` metrics have lint findings the project cannot change, so only findings
     about other metrics count.
     """
-    run = subprocess.run(
-        [str(binary("promtool")), "check", "metrics"],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    run = run_promtool("check", "metrics", stdin=text, timeout=60)
     output = (run.stdout + run.stderr).strip()
     if run.returncode not in (0, 3):  # 3: lint findings only
         return [f"promtool exit {run.returncode}: {output}"]
@@ -162,67 +160,3 @@ def health_answers(health_url: str) -> str:
         response = httpx.get(health_url + path, timeout=10)
         parts.append(f"{response.status_code} {response.text}")
     return "\n".join(parts)
-
-
-@dataclass
-class RssSampler:
-    """Samples the resident memory of a process and its descendants on a thread.
-
-    Bounded: it samples every ``interval`` seconds until the context exits or ``limit``
-    samples were taken.
-
-    Attributes:
-        peaks: the highest RSS (bytes) seen per pid.
-        first: the RSS of the root process at the first sample.
-        last: the RSS of the root process at the last sample.
-    """
-
-    pid: int
-    interval: float = 0.2
-    limit: int = 3000
-    peaks: dict[int, int] = field(default_factory=dict)
-    first: int = 0
-    last: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def sample(self) -> None:
-        """Take one sample now."""
-        try:
-            root = psutil.Process(self.pid)
-            processes = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return
-        for process in processes:
-            try:
-                if process.status() == psutil.STATUS_ZOMBIE:
-                    continue  # exited: no memory to speak of
-                rss = process.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-            self.peaks[process.pid] = max(self.peaks.get(process.pid, 0), rss)
-            if process.pid == self.pid:
-                self.first = self.first or rss
-                self.last = rss
-
-    def _run(self) -> None:
-        for _ in range(self.limit):
-            self.sample()
-            if self._stop.wait(self.interval):
-                break
-
-    def __enter__(self) -> Self:
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self.sample()

@@ -13,10 +13,11 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Coroutine, Sequence
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch
+
+from .lifecycle import StartStop
 
 __all__ = ["LiveRooms"]
 
@@ -25,7 +26,7 @@ T = TypeVar("T")
 _LEAVE_TIMEOUT = 10.0
 
 
-class LiveRooms:
+class LiveRooms(StartStop):
     """Dispatch the agent to rooms and keep synthetic participants in them.
 
     Args:
@@ -42,16 +43,12 @@ class LiveRooms:
         self._thread = threading.Thread(target=self._loop.run_forever, name="live-rooms")
         self._participants: dict[str, list[SyntheticParticipant]] = {}
 
-    def __enter__(self) -> Self:
+    def start(self) -> None:
+        """Starts the thread that runs the participants' event loop."""
         self._thread.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
+        """Every participant leaves; then the event loop stops."""
         try:
             self.leave_all()
         finally:

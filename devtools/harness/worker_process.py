@@ -15,18 +15,37 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Protocol, Self
 
 import httpx
 import psutil
 
-from .infra import REPO_ROOT, free_ports
+from .lifecycle import StartStop
+from .paths import REPO_ROOT
+from .ports import free_ports
+from .probes import wait_until
+from .sdk_logs import REGISTERED_WORKER
 
-__all__ = ["WorkerProcess", "wait_until"]
+__all__ = ["ServerCredentials", "WorkerProcess"]
+
+
+class ServerCredentials(Protocol):
+    """A LiveKit server and the credentials to use it (a LiveKitServer, a ServerAccess)."""
+
+    @property
+    def url(self) -> str:
+        """The signal URL."""
+
+    @property
+    def api_key(self) -> str:
+        """The API key."""
+
+    @property
+    def api_secret(self) -> str:
+        """The key's secret."""
+
 
 _SETTINGS_VARIABLES = (
     "LIVEKIT_URL",
@@ -43,26 +62,7 @@ _SETTINGS_VARIABLES = (
 )
 
 
-def wait_until(
-    condition: Callable[[], Any], timeout: float, *, interval: float = 0.2, what: str = ""
-) -> Any:
-    """Poll ``condition`` until it returns something truthy; bounded in time and count.
-
-    Raises:
-        TimeoutError: the condition stayed false for ``timeout`` seconds.
-    """
-    deadline = time.monotonic() + timeout
-    for _ in range(int(timeout / interval) + 2):
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(interval)
-    raise TimeoutError(f"not within {timeout}s: {what or condition}")
-
-
-class WorkerProcess:
+class WorkerProcess(StartStop):
     """``python -m worker <command>`` with its own ports, metrics directory and log.
 
     Args:
@@ -116,6 +116,27 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self._known_pids: set[int] = set()
 
+    @classmethod
+    def serving(
+        cls,
+        server: ServerCredentials,
+        work_dir: Path,
+        *,
+        command: str = "dev",
+        env: Mapping[str, str] | None = None,
+        module: str = "worker",
+    ) -> Self:
+        """The worker for ``server``, with its credentials (the other arguments as above)."""
+        return cls(
+            server.url,
+            server.api_key,
+            server.api_secret,
+            work_dir,
+            command=command,
+            env=env,
+            module=module,
+        )
+
     @property
     def health_url(self) -> str:
         """The SDK's health endpoint."""
@@ -139,7 +160,7 @@ class WorkerProcess:
                 start_new_session=True,
             )
         if wait_registered is not None:
-            self.wait_for_line(r"registered worker", timeout=wait_registered)
+            self.wait_for_line(re.escape(REGISTERED_WORKER), timeout=wait_registered)
             wait_until(self._metrics_up, wait_registered, what="metrics endpoint")
 
     def _metrics_up(self) -> bool:
@@ -249,15 +270,7 @@ class WorkerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stops the worker (SIGTERM) and kills whatever of its group survived."""
         self.stop(timeout=20)
         self.kill()
