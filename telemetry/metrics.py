@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from . import span_ledger
+
 __all__ = [
     "DISPATCH_LATENCY_BUCKETS",
     "JOB_DURATION_BUCKETS",
@@ -36,6 +38,7 @@ _PREWARM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 _LOOP_LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 JOB_FAILURE_REASONS = frozenset({"entrypoint_error", "handler_error", "process_exited"})
+SPAN_LOSS_REASONS = frozenset(span_ledger.SPAN_LOSS_REASONS)
 
 
 class WorkerMetrics:
@@ -128,14 +131,26 @@ class WorkerMetrics:
             buckets=_PREWARM_BUCKETS,
             registry=registry,
         )
+        # span accounting: ended = exported + dropped (all reasons), per job process
         self._export_failures = Counter(
             f"{p}_span_export_failures",
-            "Span batches the exporter failed to deliver.",
+            "Span export batches not delivered: failed, or unfinished when a process exited.",
             registry=registry,
         )
         self._spans_dropped = Counter(
             f"{p}_spans_dropped",
-            "Spans lost: dropped from a full export queue or in a failed batch.",
+            "Spans lost, by reason (queue_full, export_failed, export_timeout, shutdown).",
+            ["reason"],
+            registry=registry,
+        )
+        self._spans_ended = Counter(
+            f"{p}_spans_ended",
+            "Sampled spans that ended, each then exported or dropped.",
+            registry=registry,
+        )
+        self._spans_exported = Counter(
+            f"{p}_spans_exported",
+            "Spans the OTLP endpoint accepted.",
             registry=registry,
         )
         self._loop_lag = Histogram(
@@ -151,6 +166,8 @@ class WorkerMetrics:
         before the first event (and, for the live gauge, between jobs)."""
         for reason in sorted(JOB_FAILURE_REASONS):
             self._jobs_failed.labels(reason)
+        for reason in sorted(SPAN_LOSS_REASONS):
+            self._spans_dropped.labels(reason)
         for kind in participant_kinds:
             self._participants.labels(kind).set(0)
 
@@ -210,14 +227,25 @@ class WorkerMetrics:
         """Record the time a job process spent in prewarm."""
         self._prewarm.observe(seconds)
 
-    def span_export_failed(self, spans: int) -> None:
-        """Count a failed export batch and the spans it lost."""
-        self._export_failures.inc()
-        self._spans_dropped.inc(spans)
+    # span accounting (telemetry.span_ledger.SpanLedger calls these)
 
-    def spans_dropped(self, spans: int = 1) -> None:
-        """Count spans dropped before export (a full queue)."""
-        self._spans_dropped.inc(spans)
+    def span_export_failed(self) -> None:
+        """Count an export batch that did not deliver its spans."""
+        self._export_failures.inc()
+
+    def spans_lost(self, spans: int, reason: str) -> None:
+        """Count spans lost; ``reason`` must be one of ``SPAN_LOSS_REASONS``."""
+        if reason not in SPAN_LOSS_REASONS:
+            raise ValueError(f"unknown span loss reason: {reason!r}")
+        self._spans_dropped.labels(reason).inc(spans)
+
+    def spans_ended(self, spans: int) -> None:
+        """Count sampled spans that ended."""
+        self._spans_ended.inc(spans)
+
+    def spans_exported(self, spans: int) -> None:
+        """Count spans the OTLP endpoint accepted."""
+        self._spans_exported.inc(spans)
 
     def loop_lag(self, process: str, seconds: float) -> None:
         """Record how late the event loop of a ``main`` or ``job`` process ran a timer."""
