@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import warnings
 
 from livekit import api
 from livekit.agents import JobContext, JobProcess
@@ -43,6 +44,7 @@ _EXIT_FLUSH_SECONDS = 4.0
 
 def prepare_job_process(proc: JobProcess, settings: RuntimeSettings, version: str) -> None:
     """Give this job process its own tracer provider, flushed when the process exits."""
+    _route_warnings(dev_credentials=settings.uses_dev_credentials)
     metrics = get_metrics()
     proc.userdata[TRACING_KEY] = tracing.setup_tracing(
         resource=tracing.build_resource(
@@ -58,6 +60,14 @@ def prepare_job_process(proc: JobProcess, settings: RuntimeSettings, version: st
         attribute_length_limit=settings.OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
         flush_at_exit_seconds=_EXIT_FLUSH_SECONDS,
     )
+
+
+def _route_warnings(*, dev_credentials: bool) -> None:
+    # library warnings become log lines, as in the main process, instead of raw stderr
+    logging.captureWarnings(True)
+    if dev_credentials:
+        # the room check signs an API token; the main process already warned about the key
+        warnings.filterwarnings("ignore", message="The HMAC key is .* bytes long")
 
 
 def _tracer(ctx: JobContext) -> trace.Tracer:

@@ -51,6 +51,12 @@ def _otlp(endpoint: str, **extra: str) -> dict[str, str]:
     }
 
 
+def _dropped(metrics: str) -> float:
+    """Spans counted lost, every reason together."""
+    reasons = ("queue_full", "export_failed", "export_timeout", "shutdown")
+    return sum(value(metrics, "agent_worker_spans_dropped_total", reason=r) for r in reasons)
+
+
 def _health(worker: WorkerProcess) -> int:
     """The status code of the SDK's health answer; 0 when nothing answers."""
     try:
@@ -183,9 +189,12 @@ def test_collector_unreachable_for_the_whole_run(
 
     # lost spans are counted: failed batches, and spans dropped from the full queue
     failures = value(metrics, "agent_worker_span_export_failures_total")
-    dropped = value(metrics, "agent_worker_spans_dropped_total")
+    dropped = _dropped(metrics)
     assert failures >= 1
     assert dropped >= failures  # every failed batch lost at least one span
+    assert value(metrics, "agent_worker_spans_dropped_total", reason="queue_full") > 0
+    assert value(metrics, "agent_worker_spans_exported_total") == 0
+    assert value(metrics, "agent_worker_spans_ended_total") == dropped
 
     # warnings are rate-limited per process, not one per span or batch
     lines = worker.lines()
@@ -276,7 +285,7 @@ def test_spans_arrive_after_the_collector_restarts(
         f"\ncollector restart: the spans a job produced after the restart arrived; "
         f"during the outage {len(_roots(collector, {during}))} root span(s) of a job arrived, "
         f"the span that ended in the outage {'arrived' if 'cid' in participants else 'was lost'}, "
-        f"{value(metrics, 'agent_worker_spans_dropped_total'):.0f} span(s) counted lost"
+        f"{_dropped(metrics):.0f} span(s) counted lost"
     )
 
 
