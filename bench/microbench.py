@@ -68,8 +68,10 @@ def _job_log_handler() -> logging.Handler:
 
 def _tracing(endpoint: str | None) -> Any:
     from opentelemetry.sdk.resources import Resource
+    from prometheus_client import CollectorRegistry
 
     from telemetry import tracing
+    from telemetry.metrics import WorkerMetrics
 
     exporter = None
     if endpoint is not None:
@@ -79,8 +81,7 @@ def _tracing(endpoint: str | None) -> Any:
     return tracing.setup_tracing(
         resource=Resource.create({"service.name": "bench-microbench"}),
         exporter=exporter,
-        on_export_failure=lambda _spans: None,
-        on_drop=lambda _spans: None,
+        span_counts=WorkerMetrics(CollectorRegistry()),
         allow_pii=True,
         install=False,
     )

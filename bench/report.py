@@ -197,6 +197,11 @@ def _collector_rows(results: Mapping[str, Any]) -> list[str]:
     return rows
 
 
+def _hanging_rows(results: Mapping[str, Any]) -> list[str]:
+    rows = _latency_rows(results, "ours_collector_hanging", "ours")
+    return rows + _cost_rows(results["cost_per_job"], "ours_collector_hanging", "ours")
+
+
 def _targets(results: Mapping[str, Any]) -> list[str]:
     rows = [
         _row([t["name"], _num(t["value"], 3), f"{t['op']} {t['limit']:g}", f"**{t['verdict']}**"])
@@ -234,7 +239,8 @@ def _neighbours(results: Mapping[str, Any]) -> str:
 
 
 def render_markdown(results: Mapping[str, Any]) -> str:
-    """The whole markdown document: ours vs bare, collector down vs up, the targets."""
+    """The whole markdown document: ours vs bare, collector down (and hanging) vs up, the
+    targets."""
     ours = _latency_rows(results, "ours", "bare") + _cost_rows(
         results["cost_per_job"], "ours", "bare"
     )
@@ -245,6 +251,12 @@ def render_markdown(results: Mapping[str, Any]) -> str:
     lines += _table(
         ["Figure", "Collector up", "Collector down", "Down / up"], _collector_rows(results)
     )
+    if "ours_collector_hanging" in results["cost_per_job"]:  # results before it lack it
+        lines += ["", "Collector hanging (accepts connections, never answers) vs up:", ""]
+        lines += _table(
+            ["Figure", "Collector up", "Collector hanging", "Hanging / up"],
+            _hanging_rows(results),
+        )
     lines += ["", *_targets(results), ""]
     return "\n".join(lines)
 

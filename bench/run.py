@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +19,15 @@ from bench.machine import describe_machine
 from bench.microbench import run_microbench, run_queue_check
 from bench.scrape import measure_scrape_cost
 from bench.targets import evaluate_targets
-from bench.workers import BARE, IDLE_PROCESSES, OURS, OURS_COLLECTOR_DOWN, start_worker, stop_worker
+from bench.workers import (
+    BARE,
+    IDLE_PROCESSES,
+    OURS,
+    OURS_COLLECTOR_DOWN,
+    OURS_COLLECTOR_HANGING,
+    start_worker,
+    stop_worker,
+)
 from devtools.harness import LiveKitServer, OtelCollector, free_port
 from devtools.synthetic import ServerAccess
 
@@ -52,13 +62,13 @@ def _method(config: BenchConfig) -> dict[str, Any]:
 def _rounds(
     config: BenchConfig, servers: dict[str, Any], work_dir: Path, say: Callable[[str], None]
 ) -> dict[str, list[WorkerRun]]:
-    kinds = (BARE, OURS, OURS_COLLECTOR_DOWN)
+    kinds = (BARE, OURS, OURS_COLLECTOR_DOWN, OURS_COLLECTOR_HANGING)
     by_kind: dict[str, list[WorkerRun]] = {kind.name: [] for kind in kinds}
     for index in range(config.rounds):
         order = kinds if index % 2 == 0 else tuple(reversed(kinds))
         for kind in order:
             say(f"round {index + 1}/{config.rounds}: {kind.name}")
-            endpoint = servers["otlp"] if kind.collector_up else servers["unreachable"]
+            endpoint = servers[kind.endpoint]
             target = RunTarget(
                 servers["access"], work_dir / f"r{index}-{kind.name}", endpoint, servers["pid"]
             )
@@ -111,6 +121,19 @@ def _measure(
     }
 
 
+@contextlib.contextmanager
+def _hanging_endpoint() -> Iterator[str]:
+    """A loopback port that accepts connections (the kernel completes them while it listens)
+    and never answers: a Collector that hangs."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1024)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
 def run_bench(config: BenchConfig, work_dir: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """Run every measurement of ``config``; returns the results with the targets judged."""
     started = time.monotonic()
@@ -124,12 +147,14 @@ def run_bench(config: BenchConfig, work_dir: Path, say: Callable[[str], None]) -
     with (
         LiveKitServer(work_dir / "livekit") as livekit,
         OtelCollector(work_dir / "collector") as collector,
+        _hanging_endpoint() as hanging,
     ):
         servers = {
             "access": ServerAccess(livekit.url, livekit.api_key, livekit.api_secret),
             "otlp": collector.otlp_http_endpoint,
             # a loopback port nothing listens on: the collector is "down"
             "unreachable": f"http://127.0.0.1:{free_port()}",
+            "hanging": hanging,
             "pid": livekit.pid,
         }
         results |= _measure(config, servers, work_dir, say)

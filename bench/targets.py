@@ -78,6 +78,7 @@ def evaluate_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     rooms = results["method"]["plan"]["concurrent_rooms"]
     loaded = results["dispatch"]["loaded"]
     down, up = loaded["ours_collector_down"]["joined"]["p95"], loaded["ours"]["joined"]["p95"]
+    hanging = loaded["ours_collector_hanging"]["joined"]["p95"]
     checks: list[tuple[str, float | None, str, float]] = [
         ("CPU per job (beyond idle), ours / bare", costs["net_cpu_s_per_job"], "<=", CPU_RATIO_MAX),
         (
@@ -101,6 +102,12 @@ def evaluate_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
         (
             f"Collector down: dispatch p95 at {rooms} rooms, down / up",
             round(down / up, 3) if down is not None and up else None,
+            "<=",
+            COLLECTOR_DOWN_LATENCY_RATIO_MAX,
+        ),
+        (
+            f"Collector hanging: dispatch p95 at {rooms} rooms, hanging / up",
+            round(hanging / up, 3) if hanging is not None and up else None,
             "<=",
             COLLECTOR_DOWN_LATENCY_RATIO_MAX,
         ),

@@ -4,7 +4,8 @@ Both run through ``devtools.harness.WorkerProcess`` (own process group, own port
 log file) in ``dev`` mode, where the SDK never sheds load, so a latency figure measures
 the worker and not the load threshold. Both get the same idle process pool and log level.
 The project's worker exports its spans over OTLP (http/protobuf, the default) to a real
-Collector, or, for the "collector down" figures, to a loopback port where nothing listens.
+Collector, or, for the "collector down" figures, to a loopback port where nothing listens,
+or, for the "collector hanging" figures, to one that accepts connections and never answers.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "BARE",
     "OURS",
     "OURS_COLLECTOR_DOWN",
+    "OURS_COLLECTOR_HANGING",
     "WorkerKind",
     "active_jobs",
     "line_times",
@@ -48,7 +50,8 @@ class WorkerKind:
     entrypoint_line: str
     connected_line: str
     otlp: bool = False
-    collector_up: bool = True
+    # which OTLP endpoint: "otlp" (the Collector), "unreachable" or "hanging"
+    endpoint: str = "otlp"
     protocol: str = "http/protobuf"
 
     @property
@@ -69,7 +72,15 @@ OURS_COLLECTOR_DOWN = WorkerKind(
     OURS_ENTRYPOINT,
     OURS_CONNECTED,
     otlp=True,
-    collector_up=False,
+    endpoint="unreachable",
+)
+OURS_COLLECTOR_HANGING = WorkerKind(
+    "ours_collector_hanging",
+    "worker",
+    OURS_ENTRYPOINT,
+    OURS_CONNECTED,
+    otlp=True,
+    endpoint="hanging",
 )
 
 

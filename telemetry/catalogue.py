@@ -38,6 +38,9 @@ __all__ = [
     "SDK_PROC_INITIALIZE",
     "SDK_WORKER_LOAD",
     "SPANS_DROPPED",
+    "SPANS_ENDED",
+    "SPANS_EXPORTED",
+    "SPAN_LOSS_REASONS",
     "SPAN_EXPORT_FAILURES",
     "TRACKS_PUBLISHED",
     "TRACKS_UNPUBLISHED",
@@ -53,6 +56,10 @@ MultiprocessMode = Literal["all", "liveall", "livesum", "livemax", "max", "sum"]
 _HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 JOB_FAILURE_REASONS = ("entrypoint_error", "handler_error", "process_exited")
+# queue_full: the export queue was full; export_failed: the exporter reported the batch
+# failed; export_timeout: the batch was still being exported when the exit flush gave up;
+# shutdown: queued, or ended, after the processor stopped exporting
+SPAN_LOSS_REASONS = ("queue_full", "export_failed", "export_timeout", "shutdown")
 
 
 @dataclass(frozen=True)
@@ -229,18 +236,35 @@ PREWARM_DURATION = Metric(
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0),
     observed_in="job",
 )
+# span accounting: in every job process, ended = exported + dropped (all reasons)
+SPANS_ENDED = Metric(
+    f"{PREFIX}_spans_ended",
+    "counter",
+    "Sampled spans that ended, each then exported or dropped.",
+    "sampled spans that ended (= exported + dropped)",
+    observed_in="job",
+)
+SPANS_EXPORTED = Metric(
+    f"{PREFIX}_spans_exported",
+    "counter",
+    "Spans the OTLP endpoint accepted.",
+    "spans the OTLP endpoint accepted",
+    observed_in="job",
+)
 SPAN_EXPORT_FAILURES = Metric(
     f"{PREFIX}_span_export_failures",
     "counter",
-    "Span batches the exporter failed to deliver.",
+    "Span export batches not delivered: failed, or unfinished when a process exited.",
     "span batches not delivered",
     observed_in="job",
 )
 SPANS_DROPPED = Metric(
     f"{PREFIX}_spans_dropped",
     "counter",
-    "Spans lost: dropped from a full export queue or in a failed batch.",
-    "spans lost (full queue or failed batch)",
+    "Spans lost, by reason (queue_full, export_failed, export_timeout, shutdown).",
+    "spans lost, by reason",
+    labels=("reason",),
+    label_values=(("reason", SPAN_LOSS_REASONS),),
     observed_in="job",
 )
 EVENT_LOOP_LAG = Metric(
@@ -310,6 +334,8 @@ METRICS: tuple[Metric, ...] = (
     TRACKS_UNPUBLISHED,
     ROOM_DISCONNECTIONS,
     PREWARM_DURATION,
+    SPANS_ENDED,
+    SPANS_EXPORTED,
     SPAN_EXPORT_FAILURES,
     SPANS_DROPPED,
     EVENT_LOOP_LAG,

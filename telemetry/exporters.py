@@ -1,9 +1,11 @@
-"""Span export that reports its own failures as metrics and a bounded number of warnings.
+"""Span export that accounts for every span and reports failures in bounded warnings.
 
 The OTLP exporters log every failed attempt; with the collector down that is a warning
-per batch per retry, forever. :class:`MeteredSpanExporter` counts failures and lost spans
-in metrics instead and logs at most one warning per ``warn_interval``, plus one when
-delivery recovers.
+per batch per retry, forever. :class:`MeteredSpanExporter` records each batch in the
+process's :class:`~telemetry.span_ledger.SpanLedger` (exported, or lost) and logs at most
+one warning per ``warn_interval``, plus one when delivery recovers.
+:class:`MeteredBatchSpanProcessor` records the spans that end and the spans a full queue
+drops, and its bounded exit flush settles the ledger and logs what the process lost.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 from .log_messages import SPAN_EXPORT_FAILING, SPAN_EXPORT_RECOVERED
 from .seams import otel_sdk
+from .span_ledger import SpanLedger
 
 __all__ = ["MeteredBatchSpanProcessor", "MeteredSpanExporter"]
 
@@ -29,11 +32,11 @@ _EXPORT_GRACE_MILLIS = 2000
 
 
 class MeteredSpanExporter(SpanExporter):
-    """Wraps an exporter: counts failed batches and rate-limits the warnings about them.
+    """Wraps an exporter: accounts for every batch and rate-limits the failure warnings.
 
     Args:
         inner: the exporter that delivers spans.
-        on_failure: called with the number of spans lost in a failed batch.
+        ledger: the process's span accounting.
         warn_interval: minimum seconds between two warnings.
         clock: monotonic time source (tests pass a fake one).
     """
@@ -41,13 +44,13 @@ class MeteredSpanExporter(SpanExporter):
     def __init__(
         self,
         inner: SpanExporter,
-        on_failure: Callable[[int], None],
+        ledger: SpanLedger,
         *,
         warn_interval: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
-        self._on_failure = on_failure
+        self._ledger = ledger
         self._warn_interval = warn_interval
         self._clock = clock
         self._lock = threading.Lock()
@@ -57,16 +60,23 @@ class MeteredSpanExporter(SpanExporter):
         self._shut_down = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Export through the inner exporter, accounting for a failure."""
+        """Export through the inner exporter, accounting for the batch either way."""
+        with self._lock:
+            shut_down = self._shut_down
+        if shut_down:  # what is left after the exit flush gave up: never sent
+            self._ledger.dropped(len(spans), "shutdown")
+            return SpanExportResult.FAILURE
+        self._ledger.exporting(len(spans))
         try:
             result = self._inner.export(spans)
         except Exception:  # an exporter must not take the batch thread down with it
             logger.debug("span exporter raised", exc_info=True)
             result = SpanExportResult.FAILURE
-        if result is SpanExportResult.SUCCESS:
+        delivered = result is SpanExportResult.SUCCESS
+        self._ledger.exported(len(spans), delivered=delivered)
+        if delivered:
             self._recovered()
         else:
-            self._on_failure(len(spans))
             self._failed(len(spans))
         return result
 
@@ -116,21 +126,19 @@ class MeteredSpanExporter(SpanExporter):
 
 
 class MeteredBatchSpanProcessor(BatchSpanProcessor):
-    """A batch processor that counts the spans a full queue drops.
+    """A batch processor that accounts for the spans that end and those a full queue drops.
 
     Args:
         exporter: the exporter.
-        on_drop: called with the number of spans dropped.
+        ledger: the process's span accounting (the exporter's, for a metered one).
         **kwargs: passed to :class:`BatchSpanProcessor` (queue size, delays).
     """
 
-    def __init__(
-        self, exporter: SpanExporter, on_drop: Callable[[int], None], **kwargs: int
-    ) -> None:
+    def __init__(self, exporter: SpanExporter, ledger: SpanLedger, **kwargs: int) -> None:
         super().__init__(exporter, **kwargs)  # type: ignore[arg-type]
         self._exporter = exporter
-        self._on_drop = on_drop
-        self._max_queue = otel_sdk.max_queue_size(self)
+        self.ledger = ledger
+        otel_sdk.count_queue_drops(self, lambda: ledger.dropped(1, "queue_full"))
 
     def shutdown_within(self, timeout_millis: int) -> None:
         """Export what is queued and stop, waiting at most ``timeout_millis``.
@@ -139,8 +147,9 @@ class MeteredBatchSpanProcessor(BatchSpanProcessor):
         running after ``_EXPORT_GRACE_MILLIS``, or one after a failed export, is retrying a
         collector that does not answer: the OTLP exporters back off for seconds between
         attempts, and waiting would keep an exiting job process (and its memory) alive for
-        the whole bound. The exporter is then shut down, which ends its retries; the spans
-        it held are counted as lost.
+        the whole bound. The exporter is then shut down, which ends its retries. Whatever
+        was not exported by then is counted as lost, and one warning says how many spans
+        the process lost and why (see :class:`~telemetry.span_ledger.SpanLedger`).
         """
         # BatchSpanProcessor.shutdown() always waits up to 30 s; the bound a job process needs
         # to exit before the SDK kills it goes to its queue instead
@@ -157,11 +166,10 @@ class MeteredBatchSpanProcessor(BatchSpanProcessor):
         if flush.is_alive():
             self._exporter.shutdown()
             flush.join(max(timeout_millis - grace, 0) / 1000)
+        self.ledger.report()
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Queue the span, counting it as dropped when the queue is full."""
-        # the SDK processor drops the oldest span and logs; the count is what it lacks
-        sampled = span.context is not None and span.context.trace_flags.sampled
-        if sampled and otel_sdk.queue_length(self) >= self._max_queue:
-            self._on_drop(1)
+        """Queue the span, counting it as ended (its queue counts a span it drops)."""
+        if span.context is not None and span.context.trace_flags.sampled:
+            self.ledger.ended()
         super().on_end(span)

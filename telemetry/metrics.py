@@ -21,7 +21,7 @@ from typing import TypeVar
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from . import catalogue as c
-from .catalogue import JOB_FAILURE_REASONS, PREFIX, Metric
+from .catalogue import JOB_FAILURE_REASONS, PREFIX, SPAN_LOSS_REASONS, Metric
 
 __all__ = ["PREFIX", "WorkerMetrics", "build_metric", "get_metrics"]
 
@@ -95,6 +95,8 @@ class WorkerMetrics:
         self._unpublished = b.counter(c.TRACKS_UNPUBLISHED)
         self._disconnections = b.counter(c.ROOM_DISCONNECTIONS)
         self._prewarm = b.histogram(c.PREWARM_DURATION)
+        self._spans_ended = b.counter(c.SPANS_ENDED)
+        self._spans_exported = b.counter(c.SPANS_EXPORTED)
         self._export_failures = b.counter(c.SPAN_EXPORT_FAILURES)
         self._spans_dropped = b.counter(c.SPANS_DROPPED)
         self._loop_lag = b.histogram(c.EVENT_LOOP_LAG)
@@ -104,6 +106,8 @@ class WorkerMetrics:
         before the first event (and, for the live gauge, between jobs)."""
         for reason in sorted(JOB_FAILURE_REASONS):
             self._jobs_failed.labels(reason)
+        for reason in sorted(SPAN_LOSS_REASONS):
+            self._spans_dropped.labels(reason)
         for kind in participant_kinds:
             self._participants.labels(kind).set(0)
 
@@ -163,14 +167,25 @@ class WorkerMetrics:
         """Record the time a job process spent in prewarm."""
         self._prewarm.observe(seconds)
 
-    def span_export_failed(self, spans: int) -> None:
-        """Count a failed export batch and the spans it lost."""
-        self._export_failures.inc()
-        self._spans_dropped.inc(spans)
+    # span accounting (telemetry.span_ledger.SpanLedger calls these)
 
-    def spans_dropped(self, spans: int = 1) -> None:
-        """Count spans dropped before export (a full queue)."""
-        self._spans_dropped.inc(spans)
+    def span_export_failed(self) -> None:
+        """Count an export batch that did not deliver its spans."""
+        self._export_failures.inc()
+
+    def spans_lost(self, spans: int, reason: str) -> None:
+        """Count spans lost; ``reason`` must be one of ``SPAN_LOSS_REASONS``."""
+        if reason not in SPAN_LOSS_REASONS:
+            raise ValueError(f"unknown span loss reason: {reason!r}")
+        self._spans_dropped.labels(reason).inc(spans)
+
+    def spans_ended(self, spans: int) -> None:
+        """Count sampled spans that ended."""
+        self._spans_ended.inc(spans)
+
+    def spans_exported(self, spans: int) -> None:
+        """Count spans the OTLP endpoint accepted."""
+        self._spans_exported.inc(spans)
 
     def loop_lag(self, process: str, seconds: float) -> None:
         """Record how late the event loop of a ``main`` or ``job`` process ran a timer."""

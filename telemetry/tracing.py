@@ -15,22 +15,25 @@ Configuration is the OpenTelemetry specification's: ``OTEL_EXPORTER_OTLP_ENDPOIN
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import multiprocessing.util
 import os
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Literal
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.util.types import AttributeValue
 
 from .exporters import MeteredBatchSpanProcessor, MeteredSpanExporter
+from .span_ledger import SpanCounts, SpanLedger
 
 __all__ = [
     "DEFAULT_SERVICE_NAME",
@@ -94,6 +97,8 @@ class Tracing:
 
     provider: TracerProvider
     processor: MeteredBatchSpanProcessor | None
+    _shutdown_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _shut_down: bool = field(default=False, repr=False)
 
     def flush(self, timeout_seconds: float = 5.0) -> bool:
         """Export what is queued; bounded by the exporter's own timeout."""
@@ -102,18 +107,55 @@ class Tracing:
         return self.processor.force_flush(int(timeout_seconds * 1000))
 
     def shutdown(self, timeout_seconds: float = 5.0) -> None:
-        """Export what is queued and stop, waiting at most ``timeout_seconds``."""
-        if self.processor is not None:
-            self.processor.shutdown_within(int(timeout_seconds * 1000))
-        self.provider.shutdown()
+        """Export what is queued and stop, waiting at most ``timeout_seconds``; once (a
+        second call waits for the first, within the same bound)."""
+        if not self._shutdown_lock.acquire(timeout=timeout_seconds):
+            return
+        try:
+            if self._shut_down:
+                return
+            self._shut_down = True
+            if self.processor is not None:
+                self.processor.shutdown_within(int(timeout_seconds * 1000))
+            self.provider.shutdown()
+        finally:
+            self._shutdown_lock.release()
+
+    def shutdown_when_ended(self, span: trace.Span, timeout_seconds: float) -> None:
+        """Start the bounded exit flush as soon as ``span`` (a job's root) ends.
+
+        The flush runs in the ending thread's event loop's default executor, which the job
+        process's loop waits for before it closes, and so before the SDK closes the
+        process's log forwarding: the flush's warning reaches the worker's log, however
+        short the job. Without a running loop the flush is left to the exit finalizer.
+        """
+        span_id = span.get_span_context().span_id
+        self.provider.add_span_processor(_ShutdownOnEnd(span_id, self, timeout_seconds))
+
+
+class _ShutdownOnEnd(SpanProcessor):
+    def __init__(self, span_id: int, tracing: Tracing, timeout_seconds: float) -> None:
+        self._span_id = span_id
+        self._tracing = tracing
+        self._timeout = timeout_seconds
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is None or span.context.span_id != self._span_id:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        # the job's log context (room, job id) stays on the flush's log lines
+        run = contextvars.copy_context().run
+        loop.run_in_executor(None, run, self._tracing.shutdown, self._timeout)
 
 
 def setup_tracing(
     *,
     resource: Resource,
     exporter: SpanExporter | None,
-    on_export_failure: Callable[[int], None],
-    on_drop: Callable[[int], None],
+    span_counts: SpanCounts,
     allow_pii: bool,
     id_generator: IdGenerator | None = None,
     attribute_length_limit: int | None = None,
@@ -127,8 +169,8 @@ def setup_tracing(
     Args:
         resource: see :func:`build_resource`.
         exporter: where spans go; None records spans without exporting them.
-        on_export_failure: called with the spans lost in a failed batch.
-        on_drop: called with the spans a full queue dropped.
+        span_counts: where the span accounting is recorded (ended, exported, lost by
+            reason; see :class:`~telemetry.span_ledger.SpanLedger`).
         allow_pii: whether exporters may receive ``lk.pii.*`` attributes.
         id_generator: trace and span id source (the dispatch-aware one in job processes).
         attribute_length_limit: longest attribute value kept (longer ones are truncated);
@@ -145,9 +187,10 @@ def setup_tracing(
     )
     processor = None
     if exporter is not None:
+        ledger = SpanLedger(span_counts)
         processor = MeteredBatchSpanProcessor(
-            MeteredSpanExporter(exporter, on_export_failure),
-            on_drop,
+            MeteredSpanExporter(exporter, ledger),
+            ledger,
             schedule_delay_millis=schedule_delay_millis,
         )
         provider.add_span_processor(processor)
@@ -160,7 +203,8 @@ def setup_tracing(
         trace.set_tracer_provider(provider)
     if flush_at_exit_seconds is not None:
         # job processes end through multiprocessing's bootstrap, which runs its finalizers
-        # but not atexit handlers; the SDK's job root span ends just before that
+        # but not atexit handlers; a job's root span starts the flush earlier
+        # (shutdown_when_ended), this is for a process whose job never got that far
         multiprocessing.util.Finalize(
             None, tracing.shutdown, args=(flush_at_exit_seconds,), exitpriority=100
         )

@@ -13,7 +13,9 @@ import asyncio
 import contextlib
 import logging
 import time
+import warnings
 
+from livekit import api
 from livekit.agents import JobContext, JobProcess
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
@@ -26,6 +28,7 @@ from telemetry.metrics import get_metrics
 from telemetry.propagation import DispatchIdGenerator, link_to_dispatch
 from telemetry.room import RoomObserver
 
+from .departure import DepartureWatch, people_listed
 from .handlers import RoomHandlers
 from .log_messages import JOB_SHUTTING_DOWN
 from .server import OBSERVATIONS_SOCKET
@@ -42,6 +45,7 @@ _EXIT_FLUSH_SECONDS = 4.0
 
 def prepare_job_process(proc: JobProcess, settings: RuntimeSettings, version: str) -> None:
     """Give this job process its own tracer provider, flushed when the process exits."""
+    _route_warnings(dev_credentials=settings.uses_dev_credentials)
     metrics = get_metrics()
     proc.userdata[TRACING_KEY] = tracing.setup_tracing(
         resource=tracing.build_resource(
@@ -50,13 +54,20 @@ def prepare_job_process(proc: JobProcess, settings: RuntimeSettings, version: st
         exporter=tracing.create_span_exporter(
             settings.OTEL_TRACES_EXPORTER, settings.traces_protocol
         ),
-        on_export_failure=metrics.span_export_failed,
-        on_drop=metrics.spans_dropped,
+        span_counts=metrics,
         allow_pii=settings.ALLOW_PII,
         id_generator=DispatchIdGenerator(),
         attribute_length_limit=settings.OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
         flush_at_exit_seconds=_EXIT_FLUSH_SECONDS,
     )
+
+
+def _route_warnings(*, dev_credentials: bool) -> None:
+    # library warnings become log lines, as in the main process, instead of raw stderr
+    logging.captureWarnings(True)
+    if dev_credentials:
+        # the room check signs an API token; the main process already warned about the key
+        warnings.filterwarnings("ignore", message="The HMAC key is .* bytes long")
 
 
 def _tracer(ctx: JobContext) -> trace.Tracer:
@@ -81,12 +92,14 @@ class JobRuntime:
         self.ctx = ctx
         self.room_label = _room_label(ctx, settings.ALLOW_PII)
         self._allow_pii = settings.ALLOW_PII
+        self._departure_timeout = settings.AGENT_DEPARTURE_TIMEOUT
         self._metrics = get_metrics()
         self._reporter = ObservationReporter(settings.metrics_dir / OBSERVATIONS_SOCKET)
         # inside the entrypoint the SDK's `job_entrypoint` root span is current
         self.root = trace.get_current_span()
         self.observer = RoomObserver(self.root, _tracer(ctx), self._metrics)
         self._handlers: RoomHandlers | None = None
+        self._departure: DepartureWatch | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._finished = False
 
@@ -99,6 +112,11 @@ class JobRuntime:
         self._lag_task = asyncio.create_task(
             monitor_loop_lag(lambda lag: self._metrics.loop_lag("job", lag)), name="loop_lag"
         )
+        setup = self.ctx.proc.userdata.get(TRACING_KEY)
+        if isinstance(setup, tracing.Tracing):
+            # the exit flush starts as the job's root span ends, while logs still reach
+            # the worker; the process exits within the same bound as before
+            setup.shutdown_when_ended(self.root, _EXIT_FLUSH_SECONDS)
 
     def connected(self, connect_seconds: float) -> None:
         """Record the connection, and start handling the room's events."""
@@ -108,12 +126,20 @@ class JobRuntime:
             self.ctx.room, self.observer, allow_pii=self._allow_pii, on_disconnected=self.finish
         )
         self._handlers.register()
-        self.ctx.room.on("participant_disconnected", self._end_when_empty)
+        # the job serves the people in the room: once they have all left, and stayed away
+        # for the grace period, it is done
+        self._departure = DepartureWatch(
+            self.ctx.room,
+            grace=self._departure_timeout,
+            people_on_server=self._people_on_server,
+            on_empty=lambda: self.ctx.shutdown(reason="room empty"),
+        )
+        self._departure.start()
 
-    def _end_when_empty(self, _participant: object) -> None:
-        # the job serves the people in the room: when the last one has left, it is done
-        if not self.ctx.room.remote_participants:
-            self.ctx.shutdown(reason="room empty")
+    async def _people_on_server(self) -> int:
+        request = api.ListParticipantsRequest(room=self.ctx.room.name)
+        response = await self.ctx.api.room.list_participants(request)
+        return people_listed(response, self.ctx.room.local_participant.identity)
 
     def entrypoint_failed(self) -> None:
         """Count a job whose entrypoint raised (the SDK records the exception on the span)."""
@@ -125,8 +151,9 @@ class JobRuntime:
             return
         self._finished = True
         self._report(JOB_DURATION)
+        if self._departure is not None:
+            self._departure.close()
         if self._handlers is not None:
-            self.ctx.room.off("participant_disconnected", self._end_when_empty)
             self._handlers.close()
         self.observer.close()
         if self._lag_task is not None:

@@ -81,6 +81,9 @@ class RuntimeSettings(BaseSettings):
     WORKER_DRAIN_TIMEOUT: int = Field(default=600, ge=0)
     # None: the SDK's load (the machine's CPU use); a number: active jobs / this number
     WORKER_MAX_JOBS: int | None = Field(default=None, ge=1)
+    # seconds a job stays in a room left empty, for people who come back; LiveKit's own
+    # departure_timeout (how long the server keeps an emptied room) is 20 s by default
+    AGENT_DEPARTURE_TIMEOUT: float = Field(default=20.0, ge=0)
 
     # health (the SDK's /, /worker) and Prometheus are two ports on one bind host
     BIND_HOST: str = "127.0.0.1"

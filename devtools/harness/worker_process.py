@@ -59,6 +59,7 @@ _SETTINGS_VARIABLES = (
     "BIND_HOST",
     "PROMETHEUS_MULTIPROC_DIR",
     "ALLOW_PII",
+    "AGENT_DEPARTURE_TIMEOUT",
 )
 
 
@@ -109,6 +110,9 @@ class WorkerProcess(StartStop):
             # the SDK's CPU-based load counts the whole test machine, and the server stops
             # dispatching near load 1; count jobs instead
             "WORKER_MAX_JOBS": "100",
+            # jobs end as soon as the server agrees their room is empty, as the tests of
+            # other behaviours expect; the departure tests set their own grace period
+            "AGENT_DEPARTURE_TIMEOUT": "0",
             "OTEL_TRACES_EXPORTER": "none",
             **(env or {}),
         }

@@ -1,10 +1,10 @@
 """The one module that touches private names of opentelemetry-sdk.
 
-``BatchSpanProcessor`` delegates to a ``BatchProcessor`` it keeps private: the project reads
-its queue to count the spans a full queue drops (the SDK only logs them), and calls its
-``shutdown`` with a bound (the public one always waits up to 30 s). Each private name below
-carries why it is used and the version it was verified on; ``REQUIREMENTS`` lists them for
-``check()`` and ``tests/telemetry/seams/``.
+``BatchSpanProcessor`` delegates to a ``BatchProcessor`` it keeps private: the project swaps
+its queue for one that counts the spans a full queue drops (the SDK only logs them), and
+calls its ``shutdown`` with a bound (the public one always waits up to 30 s). Each private
+name below carries why it is used and the version it was verified on; ``REQUIREMENTS`` lists
+them for ``check()`` and ``tests/telemetry/seams/``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from __future__ import annotations
 import collections
 import inspect
 import logging
+import threading
+from collections.abc import Callable
 
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from . import Requirement, problems
@@ -21,8 +24,7 @@ __all__ = [
     "EXPORT_LOGGER",
     "REQUIREMENTS",
     "check",
-    "max_queue_size",
-    "queue_length",
+    "count_queue_drops",
     "shutdown_queue",
 ]
 
@@ -30,16 +32,36 @@ __all__ = [
 EXPORT_LOGGER = "opentelemetry.sdk._shared_internal"
 
 
-def queue_length(processor: BatchSpanProcessor) -> int:
-    """How many spans wait in ``processor``'s queue."""
-    # the queue the processor drops from when full; verified on 1.45.2
-    return len(processor._batch_processor._queue)
+class _CountingQueue(collections.deque[ReadableSpan]):
+    """A bounded deque that counts each span it drops when full.
+
+    A full deque drops its oldest span as a new one is added; checking the length before
+    adding races the export thread taking a batch, so the check and the change share a lock.
+    """
+
+    def __init__(self, maxlen: int | None, on_drop: Callable[[], None]) -> None:
+        super().__init__((), maxlen)
+        self._lock = threading.Lock()
+        self._on_drop = on_drop
+
+    def appendleft(self, span: ReadableSpan) -> None:
+        with self._lock:
+            full = self.maxlen is not None and len(self) == self.maxlen
+            super().appendleft(span)
+        if full:
+            self._on_drop()
+
+    def pop(self) -> ReadableSpan:  # type: ignore[override]
+        with self._lock:
+            return super().pop()
 
 
-def max_queue_size(processor: BatchSpanProcessor) -> int:
-    """How many spans ``processor``'s queue holds at most."""
-    # the size the processor was created with, after its defaults; verified on 1.45.2
-    return int(processor._batch_processor._max_queue_size)
+def count_queue_drops(processor: BatchSpanProcessor, on_drop: Callable[[], None]) -> None:
+    """Call ``on_drop`` for every span ``processor``'s full queue drops."""
+    # the processor adds with `_queue.appendleft` and takes with `_queue.pop` on a deque of
+    # `_max_queue_size`, and keeps no count of what it drops (it only logs); verified on 1.45.2
+    batch = processor._batch_processor
+    batch._queue = _CountingQueue(batch._max_queue_size, on_drop)
 
 
 def shutdown_queue(processor: BatchSpanProcessor, timeout_millis: int) -> None:
@@ -66,6 +88,22 @@ def _batch_processor_holds() -> bool:
         processor.shutdown()  # type: ignore[no-untyped-call]
 
 
+def _counted_drops_hold() -> bool:
+    drops: list[int] = []
+    processor = BatchSpanProcessor(
+        _NullExporter(), max_queue_size=2, max_export_batch_size=2, schedule_delay_millis=60_000
+    )
+    count_queue_drops(processor, lambda: drops.append(1))
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    try:
+        for _ in range(3):
+            provider.get_tracer(__name__).start_span("s").end()
+        return len(drops) == 1 and len(processor._batch_processor._queue) == 2
+    finally:
+        provider.shutdown()
+
+
 def _export_logger_holds() -> bool:
     from opentelemetry.sdk import _shared_internal
 
@@ -78,6 +116,11 @@ REQUIREMENTS = (
         "a BatchProcessor with a deque _queue, an int _max_queue_size and "
         "shutdown(timeout_millis)",
         _batch_processor_holds,
+    ),
+    Requirement(
+        "BatchProcessor._queue",
+        "filled with appendleft and emptied with pop, so a counting deque sees every drop",
+        _counted_drops_hold,
     ),
     Requirement(
         f"logger {EXPORT_LOGGER!r}",

@@ -15,7 +15,7 @@ from devtools.harness import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
-_KINDS = ("bare", "ours", "ours_collector_down")
+_KINDS = ("bare", "ours", "ours_collector_down", "ours_collector_hanging")
 _SCENARIOS = ("single", "loaded", "ramp", "burst")
 _POINTS = ("entrypoint", "joined", "connected")
 
@@ -43,7 +43,7 @@ def _assert_latencies(results: dict[str, Any]) -> None:
                 summary = figures[kind][point]
                 assert summary["n"] > 0, (scenario, kind, point)
                 assert 0 < summary["p50"] <= summary["p95"] <= summary["p99"], summary
-        for kind in ("ours", "ours_collector_down"):
+        for kind in ("ours", "ours_collector_down", "ours_collector_hanging"):
             assert figures["ratio_to_bare"][kind]["joined"]["p95"] > 0
 
 
@@ -90,13 +90,14 @@ def test_quick_bench_measures_every_figure_and_judges_every_target(tmp_path: Pat
     _assert_other_figures(results)
 
     targets = results["targets"]
-    assert len(targets) == 6
+    assert len(targets) == 7
     for target in targets:
         assert target["verdict"] in ("PASS", "FAIL"), target
         assert target["value"] is not None, target
 
     markdown = (tmp_path / "latest.md").read_text()
     assert "| Figure | Bare SDK | Ours | Ours / bare |" in markdown
+    assert "| Figure | Collector up | Collector hanging | Hanging / up |" in markdown
     assert "Machine: " in markdown
     assert " cores, " in markdown
     for target in targets:

@@ -28,7 +28,9 @@ _EXPECTED = {
     "agent_worker_room_disconnections": ("counter", ["reason"]),
     "agent_worker_prewarm_duration_seconds": ("histogram", []),
     "agent_worker_span_export_failures": ("counter", []),
-    "agent_worker_spans_dropped": ("counter", []),
+    "agent_worker_spans_dropped": ("counter", ["reason"]),
+    "agent_worker_spans_ended": ("counter", []),
+    "agent_worker_spans_exported": ("counter", []),
     "agent_worker_event_loop_lag_seconds": ("histogram", ["process"]),
 }
 
@@ -54,6 +56,7 @@ def test_label_names(metrics: WorkerMetrics, registry: CollectorRegistry) -> Non
     metrics.track_unpublished("microphone", "audio")
     metrics.room_disconnected("room_deleted")
     metrics.loop_lag("main", 0.001)
+    metrics.spans_lost(1, "shutdown")
     for family in registry.collect():
         _, expected = _EXPECTED[family.name]
         for s in family.samples:
@@ -65,13 +68,22 @@ def test_unknown_failure_reason_is_refused(metrics: WorkerMetrics) -> None:
         metrics.job_failed("room name here")
 
 
-def test_export_failure_counts_batches_and_spans(
+def test_span_accounting_counts_batches_and_spans_by_reason(
     metrics: WorkerMetrics, registry: CollectorRegistry
 ) -> None:
-    metrics.span_export_failed(7)
-    metrics.spans_dropped(2)
+    metrics.spans_ended(12)
+    metrics.spans_exported(3)
+    metrics.span_export_failed()
+    metrics.spans_lost(7, "export_failed")
+    metrics.spans_lost(2, "queue_full")
+    assert sample(registry, "agent_worker_spans_ended_total") == 12
+    assert sample(registry, "agent_worker_spans_exported_total") == 3
     assert sample(registry, "agent_worker_span_export_failures_total") == 1
-    assert sample(registry, "agent_worker_spans_dropped_total") == 9
+    get = registry.get_sample_value
+    assert get("agent_worker_spans_dropped_total", {"reason": "export_failed"}) == 7
+    assert get("agent_worker_spans_dropped_total", {"reason": "queue_full"}) == 2
+    with pytest.raises(ValueError, match="unknown span loss reason"):
+        metrics.spans_lost(1, "collector said no")
 
 
 def test_label_values_come_from_closed_sets() -> None:
@@ -89,6 +101,10 @@ def test_series_exist_before_the_first_event(
     metrics.initialize_series(["standard", "sip"])
     for reason in ("entrypoint_error", "handler_error", "process_exited"):
         assert registry.get_sample_value("agent_worker_jobs_failed_total", {"reason": reason}) == 0
+    for reason in ("queue_full", "export_failed", "export_timeout", "shutdown"):
+        assert (
+            registry.get_sample_value("agent_worker_spans_dropped_total", {"reason": reason}) == 0
+        )
     for kind in ("standard", "sip"):
         assert registry.get_sample_value("agent_worker_active_participants", {"kind": kind}) == 0
 

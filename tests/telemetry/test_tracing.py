@@ -11,8 +11,10 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
 
 from devtools.harness.fakes import fake_participant
+from telemetry.metrics import WorkerMetrics
 from telemetry.room import RoomObserver
 from telemetry.tracing import Tracing, build_resource, create_span_exporter, setup_tracing
 
@@ -57,8 +59,7 @@ def _local_tracing(**overrides: Any) -> Tracing:
     return setup_tracing(
         resource=build_resource(service_version="1", environment="t"),
         exporter=None,
-        on_export_failure=lambda n: None,
-        on_drop=lambda n: None,
+        span_counts=WorkerMetrics(CollectorRegistry()),
         allow_pii=True,
         install=False,
         **overrides,
@@ -84,10 +85,6 @@ def test_attribute_values_are_truncated_to_the_limit() -> None:
 
 @pytest.mark.parametrize("allow_pii", [True, False])
 def test_pii_switch_reaches_the_exporter(allow_pii: bool) -> None:
-    from prometheus_client import CollectorRegistry
-
-    from telemetry.metrics import WorkerMetrics
-
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))

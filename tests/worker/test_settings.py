@@ -31,7 +31,15 @@ def test_defaults_match_livekit_dev_server(monkeypatch: pytest.MonkeyPatch) -> N
     assert (settings.HEALTH_PORT, settings.METRICS_PORT) == (8081, 9464)
     assert settings.BIND_HOST == "127.0.0.1"
     assert settings.AGENT_NAME == ""
+    assert settings.AGENT_DEPARTURE_TIMEOUT == 20.0
     assert settings.uses_dev_credentials
+
+
+def test_departure_timeout_is_seconds_not_below_zero() -> None:
+    assert _settings(AGENT_DEPARTURE_TIMEOUT="2.5").AGENT_DEPARTURE_TIMEOUT == 2.5
+    assert _settings(AGENT_DEPARTURE_TIMEOUT="0").AGENT_DEPARTURE_TIMEOUT == 0
+    with pytest.raises(ValidationError, match="AGENT_DEPARTURE_TIMEOUT"):
+        _settings(AGENT_DEPARTURE_TIMEOUT="-1")
 
 
 def test_reads_environment_case_sensitively(monkeypatch: pytest.MonkeyPatch) -> None:

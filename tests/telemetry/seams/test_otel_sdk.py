@@ -44,17 +44,29 @@ def test_a_changed_queue_is_named_with_the_installed_version(
     assert "telemetry/seams/otel_sdk.py" in line
 
 
-def test_queue_length_and_size_follow_the_processor() -> None:
+def test_a_queue_filled_another_way_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    def append(self: Any, span: Any) -> None:  # an upgrade that adds at the other end
+        collections.deque.append(self, span)
+
+    monkeypatch.setattr(otel_sdk._CountingQueue, "appendleft", append)
+
+    [line] = otel_sdk.check()
+
+    assert "BatchProcessor._queue is gone or changed" in line
+
+
+def test_queue_drops_are_counted_exactly() -> None:
+    drops: list[int] = []
     processor = BatchSpanProcessor(
         _Refusing(), max_queue_size=4, max_export_batch_size=4, schedule_delay_millis=60_000
     )
+    otel_sdk.count_queue_drops(processor, lambda: drops.append(1))
     provider = TracerProvider()
     provider.add_span_processor(processor)
     try:
-        for _ in range(3):
+        for _ in range(7):
             provider.get_tracer(__name__).start_span("s").end()
-        assert (otel_sdk.queue_length(processor), otel_sdk.max_queue_size(processor)) == (3, 4)
+        assert len(drops) == 3
         otel_sdk.shutdown_queue(processor, timeout_millis=100)
-        assert isinstance(processor._batch_processor._queue, collections.deque)
     finally:
         provider.shutdown()
