@@ -76,13 +76,11 @@ find_go() {
     fi
 }
 
-# ---------------------------------------------------------------------------- livekit-server
-
-livekit_bin() { echo "$CACHE_ROOT/livekit-server/$LIVEKIT_VERSION/livekit-server"; }
-
-build_livekit_locked() {
-    local dir bin tmp go start
-    bin=$(livekit_bin)
+# Builds a Go command into its cache dir with `go install`, atomically.
+# Usage: go_install_locked BIN NAME VERSION CHECK_ARG [GO_INSTALL_ARG...]
+go_install_locked() {
+    local bin=$1 name=$2 version=$3 check=$4 dir tmp go start
+    shift 4
     dir=$(dirname "$bin")
     [[ -x $bin ]] && return 0
     go=$(find_go)
@@ -90,11 +88,22 @@ build_livekit_locked() {
     tmp=$BUILD_TMP
     trap cleanup_build_tmp EXIT
     start=$SECONDS
-    log "building livekit-server $LIVEKIT_VERSION with $("$go" env GOVERSION) (several minutes on a cold Go cache)"
-    GOBIN="$tmp" "$go" install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_VERSION" >&2
-    "$tmp/server" --version >&2 || die "freshly built livekit-server does not run"
-    mv -f "$tmp/server" "$bin"
-    log "built livekit-server in $((SECONDS - start))s -> $bin"
+    log "building $name $version with $("$go" env GOVERSION) (minutes on a cold Go cache)"
+    GOBIN="$tmp" "$go" install "$@" >&2
+    local built=("$tmp"/*)
+    [[ ${#built[@]} -eq 1 && -x ${built[0]} ]] || die "go install of $name produced no single binary"
+    "${built[0]}" "$check" >&2 || die "freshly built $name does not run"
+    mv -f "${built[0]}" "$bin"
+    log "built $name in $((SECONDS - start))s -> $bin"
+}
+
+# ---------------------------------------------------------------------------- livekit-server
+
+livekit_bin() { echo "$CACHE_ROOT/livekit-server/$LIVEKIT_VERSION/livekit-server"; }
+
+build_livekit_locked() {
+    go_install_locked "$(livekit_bin)" livekit-server "$LIVEKIT_VERSION" --version \
+        "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_VERSION"
 }
 
 ensure_livekit() {
@@ -169,24 +178,11 @@ ensure_otelcol() {
 helm_bin() { echo "$CACHE_ROOT/helm/$HELM_VERSION/helm"; }
 
 build_helm_locked() {
-    local dir bin tmp go start
-    bin=$(helm_bin)
-    dir=$(dirname "$bin")
-    [[ -x $bin ]] && return 0
-    go=$(find_go)
-    BUILD_TMP=$(new_build_dir "$dir")
-    tmp=$BUILD_TMP
-    trap cleanup_build_tmp EXIT
-    start=$SECONDS
-    log "building helm $HELM_VERSION with $("$go" env GOVERSION) (a few minutes on a cold Go cache)"
     # helm's own release build stamps its version the same way; without it, `helm version`
-    # names only the minor release.
-    GOBIN="$tmp" "$go" install \
+    # names only the minor release
+    go_install_locked "$(helm_bin)" helm "$HELM_VERSION" version \
         -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
-        "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" >&2
-    "$tmp/helm" version --short >&2 || die "freshly built helm does not run"
-    mv -f "$tmp/helm" "$bin"
-    log "built helm in $((SECONDS - start))s -> $bin"
+        "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 }
 
 ensure_helm() {
