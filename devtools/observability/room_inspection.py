@@ -47,9 +47,9 @@ CONVERSATION = (
     'span."lk.interrupted", span."lk.interruption.source")'
 )
 PROVIDER_REQUESTS = (
-    f'{_IN_ROOM} >> {{ name =~ "llm_request|tts_request" }} | select(span."lk.response.ttft", '
-    'span."lk.response.ttfb", span."gen_ai.request.model", span."gen_ai.usage.input_tokens", '
-    'span."gen_ai.usage.output_tokens", span."lk.retry_count")'
+    f'{_IN_ROOM} >> {{ name =~ "llm_node|tts_node|llm_request" }} | select('
+    'span."lk.response.ttft", span."lk.response.ttfb", span."gen_ai.request.model", '
+    'span."gen_ai.usage.input_tokens", span."gen_ai.usage.output_tokens")'
 )
 TRANSCRIPT = (
     f'{_IN_ROOM} >> {{ name =~ "user_turn|agent_turn" }} | select(span."lk.pii.user_transcript", '
@@ -217,10 +217,11 @@ def _conversation_panels() -> list[PanelBuilder]:
             tempo_target(CONVERSATION, limit=50),
         ),
         _traces_table(
-            "Provider requests",
-            "Each LLM and TTS request of the room's turns: time to first token (lk.response."
-            "ttft), to first audio byte (lk.response.ttfb), model, tokens, retries. A failed "
-            "request has an error status.",
+            "LLM and TTS of each turn",
+            "Per turn, the llm_node's time to first token (lk.response.ttft) and the "
+            "tts_node's time to first audio byte (lk.response.ttfb), the same figures as the "
+            "dashboards' llm_ttft and tts_ttfb stages; and each llm_request's model and "
+            "tokens. A failed request has an error status.",
             (0, 58, 12, 9),
             tempo_target(PROVIDER_REQUESTS, limit=50),
         ),
