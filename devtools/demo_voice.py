@@ -7,7 +7,7 @@ agent, waits for each reply, and once talks over it (an interruption). Run the w
 provider account is needed, and the Voice pipeline dashboard fills. The end-to-end tests
 run the same conversation (:func:`converse_in_room`).
 
-Usage: ``python -m devtools.demo_voice [--rooms 1] [--seconds 120]``
+Usage: ``python -m devtools.demo_voice [--rooms 1] [--seconds 120] [--worker-env]``
 """
 
 from __future__ import annotations
@@ -141,7 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.demo_voice")
     parser.add_argument("--rooms", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument(
+        "--worker-env", action="store_true", help="print the worker's voice settings and exit"
+    )
     args = parser.parse_args(argv)
+    if args.worker_env:
+        print(" ".join(f"{k}={v}" for k, v in DEMO_PORTS.worker_env().items()))
+        return 0
     if not 1 <= args.rooms <= 5 or not 0 < args.seconds <= 600:
         print("error: 1-5 rooms for at most 600s", file=sys.stderr)
         return 2
