@@ -72,11 +72,27 @@ class _Session:
     room: str
     metrics_text: str
     series_before: set[str]
+    scrapes: list[str]
 
 
-async def _conversation(access: ServerAccess, ports: FakePorts, room: str) -> list[Exchange]:
+async def _scrape_while(worker: WorkerProcess, done: asyncio.Event, scrapes: list[str]) -> None:
+    # what a scraper sees during the conversation, every half second
+    while not done.is_set():
+        scrapes.append(await asyncio.to_thread(worker.scrape))
+        await asyncio.sleep(0.5)
+
+
+async def _conversation(
+    access: ServerAccess, ports: FakePorts, room: str, worker: WorkerProcess, scrapes: list[str]
+) -> list[Exchange]:
+    done = asyncio.Event()
     async with running_fakes(ports, llm_ttft=LLM_TTFT, tts_ttfb=TTS_TTFB, stt_final=STT_FINAL):
-        return await asyncio.wait_for(converse_in_room(access, room, AGENT_NAME), 180)
+        poller = asyncio.create_task(_scrape_while(worker, done, scrapes))
+        try:
+            return await asyncio.wait_for(converse_in_room(access, room, AGENT_NAME), 180)
+        finally:
+            done.set()
+            await poller
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +126,8 @@ def voice_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Session
                 series_before = _voice_series(worker.scrape())
                 access = ServerAccess(livekit.url, livekit.api_key, livekit.api_secret)
                 room = room_name("voice")
-                exchanges = asyncio.run(_conversation(access, ports, room))
+                scrapes: list[str] = []
+                exchanges = asyncio.run(_conversation(access, ports, room, worker, scrapes))
                 metrics_text = worker.scrape()
                 worker.wait_for_line("Job shutting down", timeout=60)
                 wait_until(
@@ -121,7 +138,14 @@ def voice_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Session
                     what="the session's counters scraped",
                 )
                 yield _Session(
-                    worker, prometheus, collector, exchanges, room, metrics_text, series_before
+                    worker,
+                    prometheus,
+                    collector,
+                    exchanges,
+                    room,
+                    metrics_text,
+                    series_before,
+                    scrapes,
                 )
 
 
@@ -180,6 +204,18 @@ def test_each_stage_reports_the_injected_delay(voice_session: _Session) -> None:
         # the SDK's figure (first frame pushed to the track) does not include
         assert e.agent_start is not None
         assert 0.2 < e.agent_start - e.speech_end < 2.0, e
+
+
+@pytest.mark.timeout(600)
+def test_turns_are_on_metrics_while_the_session_runs(voice_session: _Session) -> None:
+    # each turn is on /metrics as it is committed, aggregated from the job process, not when
+    # the session ends: scrapes taken while the session is still running show them one by one
+    live = [
+        _stage(text, "_count", "end_to_end")
+        for text in voice_session.scrapes
+        if _samples(text, "agent_worker_voice_sessions_active") == {"": 1.0}
+    ]
+    assert sorted(set(live)) == [0.0, 1.0, 2.0, 3.0, 4.0], live
 
 
 @pytest.mark.timeout(600)
