@@ -258,3 +258,19 @@ def test_the_series_count_is_the_same_after_twenty_sessions(registry: CollectorR
         run.session.emit("error", _error_event(APIConnectionError(), "tts", recoverable=True))
         run.session.emit("close", events.CloseEvent(reason=events.CloseReason.USER_INITIATED))
     assert series() == before
+
+
+def test_a_tool_call_s_duration_is_recorded_by_outcome(
+    observed: _Observed, registry: CollectorRegistry
+) -> None:
+    call = llm.FunctionCall(call_id="c1", name="lookup", arguments="{}", created_at=100.0)
+    output = llm.FunctionCallOutput(
+        call_id="c1", name="lookup", output="boom", is_error=True, created_at=100.25
+    )
+    observed.session.emit(
+        "function_tools_executed",
+        events.FunctionToolsExecutedEvent(function_calls=[call], function_call_outputs=[output]),
+    )
+    name = "agent_worker_voice_tool_call_duration_seconds"
+    assert sample(registry, f"{name}_sum", outcome="error") == 0.25
+    assert sample(registry, f"{name}_count", outcome="ok") == 0
