@@ -18,7 +18,7 @@ export POETRY_NO_INTERACTION := 1
 .PHONY: help agent-install agent-dev agent-start agent-lint agent-format agent-typecheck \
 	test test-unit test-helm dashboards health livekit-server infra \
 	stack-up stack-down stack-logs stack-ps \
-	demo-traffic bench bench-profile
+	demo-traffic agent-dev-voice demo-voice bench bench-profile bench-voice
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -99,6 +99,15 @@ stack-ps: ## Show the stack's services
 
 demo-traffic: agent-install ## Synthetic participants publish a tone in a few rooms, for a bounded time
 	$(PY) -m devtools.demo_traffic
+
+agent-dev-voice: agent-install ## make agent-dev with VOICE_PIPELINE=on, pointed at demo-voice's local provider fakes (no keys)
+	env $$($(PY) -m devtools.demo_voice --worker-env) $(MAKE) agent-dev
+
+demo-voice: agent-install ## A spoken conversation with the voice agent, against local provider fakes (run agent-dev-voice first)
+	$(PY) -m devtools.demo_voice
+
+bench-voice: agent-install infra ## Voice telemetry on vs off: the same spoken conversation, e2e latency and CPU per turn
+	$(PY) -m bench.voice --out bench/results/voice-latest.json
 
 bench: agent-install infra ## Benchmark against the bare SDK; writes bench/results/
 	$(PY) -m bench

@@ -44,6 +44,26 @@ __all__ = [
     "SPAN_EXPORT_FAILURES",
     "TRACKS_PUBLISHED",
     "TRACKS_UNPUBLISHED",
+    "VOICE_COMPONENTS",
+    "VOICE_ERROR_KINDS",
+    "VOICE_FALSE_INTERRUPTIONS",
+    "VOICE_LATENCY_REASONS",
+    "VOICE_LLM_TOKENS",
+    "VOICE_LLM_TOKEN_TYPES",
+    "VOICE_OPERATION_DURATION",
+    "VOICE_PROVIDER_ERRORS",
+    "VOICE_SESSIONS_ACTIVE",
+    "VOICE_STAGES",
+    "VOICE_STT_AUDIO",
+    "VOICE_TIME_TO_FIRST_CHUNK",
+    "VOICE_TOKEN_USAGE",
+    "VOICE_TOOL_CALL_DURATION",
+    "VOICE_TTS_AUDIO",
+    "VOICE_TTS_CHARACTERS",
+    "VOICE_TURNS",
+    "VOICE_TURN_LATENCY",
+    "VOICE_TURN_OUTCOMES",
+    "VOICE_INVALID_LATENCY",
     "Metric",
     "by_name",
 ]
@@ -78,6 +98,8 @@ class Metric:
         exemplars: observations carry ``trace_id`` exemplars (main-process histograms).
         owner: ``worker`` for the project's metrics, ``sdk`` for livekit-agents' own.
         observed_in: the process(es) that record it: ``main``, ``job`` or ``both``.
+        convention: the name and labels are the OpenTelemetry GenAI semantic conventions'
+            (in their Prometheus form), not the project's.
     """
 
     name: str
@@ -91,6 +113,7 @@ class Metric:
     exemplars: bool = False
     owner: Literal["worker", "sdk"] = "worker"
     observed_in: Literal["main", "job", "both"] = "main"
+    convention: bool = False
 
     @property
     def exposed(self) -> str:
@@ -278,6 +301,177 @@ EVENT_LOOP_LAG = Metric(
     observed_in="both",
 )
 
+# --- the voice pipeline (recorded in job processes from the SDK's events) ------------------
+VOICE_STAGES = ("end_to_end", "end_of_turn", "transcription", "llm_ttft", "tts_ttfb")
+VOICE_TURN_OUTCOMES = ("completed", "interrupted")
+VOICE_COMPONENTS = ("stt", "llm", "tts")
+VOICE_ERROR_KINDS = (
+    "auth",
+    "rate_limit",
+    "client_error",
+    "server_error",
+    "timeout",
+    "connection",
+    "dropped",
+    "other",
+)
+VOICE_LLM_TOKEN_TYPES = ("input", "cached_input", "output")
+VOICE_LATENCY_REASONS = ("negative", "over_60s")
+# the OpenTelemetry GenAI conventions' bucket boundaries (gen_ai.client.* metrics)
+_GEN_AI_SECONDS = (
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
+)
+_GEN_AI_TOKENS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
+_GEN_AI_LABELS = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model")
+
+VOICE_TURN_LATENCY = Metric(
+    f"{PREFIX}_voice_turn_latency_seconds",
+    "histogram",
+    "Per-turn latency of each voice pipeline stage, as the SDK reports the turn; "
+    "exemplars link to the room's trace.",
+    "per-turn stage latency (`end_to_end`: user stops speaking → agent audio starts); "
+    "`trace_id` exemplars",
+    labels=("stage",),
+    label_values=(("stage", VOICE_STAGES),),
+    buckets=(0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0),
+    exemplars=True,
+    observed_in="job",
+)
+VOICE_INVALID_LATENCY = Metric(
+    f"{PREFIX}_voice_invalid_latency",
+    "counter",
+    "Stage latencies the SDK reported that cannot be right (negative, or over 60 s); "
+    "they are not observed in the latency histogram.",
+    "impossible stage latencies, not observed",
+    labels=("stage", "reason"),
+    label_values=(("stage", VOICE_STAGES), ("reason", VOICE_LATENCY_REASONS)),
+    observed_in="job",
+)
+VOICE_TURNS = Metric(
+    f"{PREFIX}_voice_turns",
+    "counter",
+    "Agent turns (replies) committed to the conversation, by outcome.",
+    "agent turns; `interrupted`: the user spoke over the agent",
+    labels=("outcome",),
+    label_values=(("outcome", VOICE_TURN_OUTCOMES),),
+    observed_in="job",
+)
+VOICE_FALSE_INTERRUPTIONS = Metric(
+    f"{PREFIX}_voice_false_interruptions",
+    "counter",
+    "Interruptions the SDK judged false (noise, no words), by whether the reply resumed.",
+    "false interruptions",
+    labels=("resumed",),
+    label_values=(("resumed", ("true", "false")),),
+    observed_in="job",
+)
+VOICE_TOOL_CALL_DURATION = Metric(
+    f"{PREFIX}_voice_tool_call_duration_seconds",
+    "histogram",
+    "Time from a tool call's creation to its output, by outcome.",
+    "function tool call → its output",
+    labels=("outcome",),
+    label_values=(("outcome", ("ok", "error")),),
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    observed_in="job",
+)
+VOICE_LLM_TOKENS = Metric(
+    f"{PREFIX}_voice_llm_tokens",
+    "counter",
+    "LLM tokens the provider reported, by type (cached_input is part of input).",
+    "LLM tokens",
+    labels=("provider", "model", "type"),
+    label_values=(("type", VOICE_LLM_TOKEN_TYPES),),
+    observed_in="job",
+)
+VOICE_TTS_CHARACTERS = Metric(
+    f"{PREFIX}_voice_tts_characters",
+    "counter",
+    "Characters sent to the TTS provider for synthesis.",
+    "TTS characters synthesized",
+    labels=("provider", "model"),
+    observed_in="job",
+)
+VOICE_TTS_AUDIO = Metric(
+    f"{PREFIX}_voice_tts_audio_seconds",
+    "counter",
+    "Seconds of audio the TTS provider synthesized.",
+    "TTS audio seconds",
+    labels=("provider", "model"),
+    observed_in="job",
+)
+VOICE_STT_AUDIO = Metric(
+    f"{PREFIX}_voice_stt_audio_seconds",
+    "counter",
+    "Seconds of audio sent to the STT provider.",
+    "STT audio seconds",
+    labels=("provider", "model"),
+    observed_in="job",
+)
+VOICE_PROVIDER_ERRORS = Metric(
+    f"{PREFIX}_voice_provider_errors",
+    "counter",
+    "Failed provider requests (each attempt), by provider and kind of failure.",
+    "provider failures",
+    labels=("provider", "kind"),
+    label_values=(("kind", VOICE_ERROR_KINDS),),
+    observed_in="job",
+)
+VOICE_SESSIONS_ACTIVE = Metric(
+    f"{PREFIX}_voice_sessions_active",
+    "gauge",
+    "Voice sessions (AgentSession) currently running.",
+    "running voice sessions",
+    multiprocess_mode="livesum",
+    observed_in="job",
+)
+VOICE_TIME_TO_FIRST_CHUNK = Metric(
+    "gen_ai_client_operation_time_to_first_chunk_seconds",
+    "histogram",
+    "Time to receive the first chunk of a streamed GenAI response.",
+    "GenAI convention: LLM request → first chunk",
+    labels=_GEN_AI_LABELS,
+    label_values=(("gen_ai_operation_name", ("chat",)),),
+    buckets=_GEN_AI_SECONDS,
+    observed_in="job",
+    convention=True,
+)
+VOICE_OPERATION_DURATION = Metric(
+    "gen_ai_client_operation_duration_seconds",
+    "histogram",
+    "GenAI operation duration.",
+    "GenAI convention: LLM request duration",
+    labels=_GEN_AI_LABELS,
+    label_values=(("gen_ai_operation_name", ("chat",)),),
+    buckets=_GEN_AI_SECONDS,
+    observed_in="job",
+    convention=True,
+)
+VOICE_TOKEN_USAGE = Metric(
+    "gen_ai_client_token_usage",
+    "histogram",
+    "Number of input and output tokens used.",
+    "GenAI convention: tokens per LLM request",
+    labels=(*_GEN_AI_LABELS, "gen_ai_token_type"),
+    label_values=(("gen_ai_token_type", ("input", "output")),),
+    buckets=_GEN_AI_TOKENS,
+    observed_in="job",
+    convention=True,
+)
+
 # livekit-agents' own metrics (livekit/agents/telemetry/metrics.py), as the worker exposes
 # them: the two ``_count`` gauges are renamed by ``telemetry.exposition.SDK_RENAMES``.
 SDK_ACTIVE_JOBS = Metric(
@@ -339,6 +533,20 @@ METRICS: tuple[Metric, ...] = (
     SPAN_EXPORT_FAILURES,
     SPANS_DROPPED,
     EVENT_LOOP_LAG,
+    VOICE_SESSIONS_ACTIVE,
+    VOICE_TURN_LATENCY,
+    VOICE_INVALID_LATENCY,
+    VOICE_TURNS,
+    VOICE_FALSE_INTERRUPTIONS,
+    VOICE_TOOL_CALL_DURATION,
+    VOICE_LLM_TOKENS,
+    VOICE_TTS_CHARACTERS,
+    VOICE_TTS_AUDIO,
+    VOICE_STT_AUDIO,
+    VOICE_PROVIDER_ERRORS,
+    VOICE_TIME_TO_FIRST_CHUNK,
+    VOICE_OPERATION_DURATION,
+    VOICE_TOKEN_USAGE,
     SDK_ACTIVE_JOBS,
     SDK_CHILD_PROCESSES,
     SDK_WORKER_LOAD,

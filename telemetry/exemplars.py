@@ -34,18 +34,30 @@ from .catalogue import Metric
 __all__ = [
     "DISPATCH_LATENCY",
     "JOB_DURATION",
+    "VOICE_TURN_LATENCY",
     "ExemplarHistogram",
     "ExemplarHistograms",
     "ObservationReceiver",
     "ObservationReporter",
+    "voice_stage_key",
 ]
 
 logger = logging.getLogger(__name__)
 
 DISPATCH_LATENCY = "dispatch_latency"
 JOB_DURATION = "job_duration"
+VOICE_TURN_LATENCY = "voice_turn_latency"
 _MAX_DATAGRAM = 512
 _SEND_TIMEOUT = 0.1
+
+
+class _Buckets:
+    """One series' cumulative-to-be counts, sum and latest exemplar per bucket."""
+
+    def __init__(self, size: int) -> None:
+        self.counts = [0] * size
+        self.exemplars: list[Exemplar | None] = [None] * size
+        self.sum = 0.0
 
 
 class ExemplarHistogram:
@@ -55,45 +67,78 @@ class ExemplarHistogram:
         name: the metric name without the ``_bucket``/``_sum``/``_count`` suffixes.
         documentation: the help text.
         buckets: the finite upper bounds, ascending; ``+Inf`` is added.
+        label: the name of its one label, if any (``stage``).
+        label_values: that label's closed set of values; every one is exposed from the start.
     """
 
-    def __init__(self, name: str, documentation: str, buckets: Sequence[float]) -> None:
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        buckets: Sequence[float],
+        label: str | None = None,
+        label_values: Sequence[str] = (),
+    ) -> None:
         self.name = name
         self.documentation = documentation
+        self._label = label
         self._bounds = [*sorted(buckets), math.inf]
-        self._counts = [0] * len(self._bounds)
-        self._exemplars: list[Exemplar | None] = [None] * len(self._bounds)
-        self._sum = 0.0
+        values = tuple(label_values) if label is not None else ("",)
+        self._series = {value: _Buckets(len(self._bounds)) for value in values}
         self._lock = threading.Lock()
 
-    def observe(self, value: float, trace_id: str | None = None) -> None:
-        """Add one observation; ``trace_id`` (32 hex digits) becomes the bucket's exemplar."""
+    def observe(self, value: float, trace_id: str | None = None, label_value: str = "") -> None:
+        """Add one observation; ``trace_id`` (32 hex digits) becomes the bucket's exemplar.
+
+        An unknown ``label_value`` is ignored: the label's values are a closed set.
+        """
+        series = self._series.get(label_value)
+        if series is None:
+            return
         index = bisect.bisect_left(self._bounds, value)
         exemplar = Exemplar({"trace_id": trace_id}, value, time.time()) if trace_id else None
         with self._lock:
-            self._counts[index] += 1
-            self._sum += value
+            series.counts[index] += 1
+            series.sum += value
             if exemplar is not None:
-                self._exemplars[index] = exemplar
+                series.exemplars[index] = exemplar
 
     def collect(self) -> HistogramMetricFamily:
         """The histogram as a metric family, cumulative buckets with their exemplars."""
+        labels = [self._label] if self._label is not None else []
+        family = HistogramMetricFamily(self.name, self.documentation, labels=labels)
         with self._lock:
-            counts, exemplars, total = list(self._counts), list(self._exemplars), self._sum
-        family = HistogramMetricFamily(self.name, self.documentation, labels=[])
-        cumulative = 0
-        buckets: list[tuple[str, float] | tuple[str, float, Exemplar]] = []
-        for bound, count, exemplar in zip(self._bounds, counts, exemplars, strict=True):
-            cumulative += count
-            le = "+Inf" if math.isinf(bound) else repr(float(bound))
-            buckets.append((le, cumulative, exemplar) if exemplar else (le, cumulative))
-        family.add_metric([], buckets, total)
+            snapshot = {
+                value: (list(s.counts), list(s.exemplars), s.sum)
+                for value, s in self._series.items()
+            }
+        for value, (counts, exemplars, total) in snapshot.items():
+            cumulative = 0
+            buckets: list[tuple[str, float] | tuple[str, float, Exemplar]] = []
+            for bound, count, exemplar in zip(self._bounds, counts, exemplars, strict=True):
+                cumulative += count
+                le = "+Inf" if math.isinf(bound) else repr(float(bound))
+                buckets.append((le, cumulative, exemplar) if exemplar else (le, cumulative))
+            family.add_metric([value] if labels else [], buckets, total)
         return family
 
 
 def _key(metric: Metric) -> str:
     """The short key a job process reports under: the name without prefix and unit."""
     return metric.name.removeprefix(f"{catalogue.PREFIX}_").removesuffix("_seconds")
+
+
+def _histogram(metric: Metric) -> ExemplarHistogram:
+    if len(metric.labels) > 1:
+        raise ValueError(f"{metric.name}: an exemplar histogram has at most one label")
+    label = metric.labels[0] if metric.labels else None
+    values = dict(metric.label_values).get(label, ()) if label is not None else ()
+    return ExemplarHistogram(metric.name, metric.help, metric.buckets, label, values)
+
+
+def voice_stage_key(stage: str) -> str:
+    """The key a job process reports a voice stage's latency under."""
+    return f"{VOICE_TURN_LATENCY}:{stage}"
 
 
 class ExemplarHistograms(Collector):
@@ -104,17 +149,15 @@ class ExemplarHistograms(Collector):
     """
 
     def __init__(self, metrics: Iterable[Metric] = catalogue.METRICS) -> None:
-        self.by_key = {
-            _key(metric): ExemplarHistogram(metric.name, metric.help, metric.buckets)
-            for metric in metrics
-            if metric.exemplars
-        }
+        self.by_key = {_key(metric): _histogram(metric) for metric in metrics if metric.exemplars}
 
     def observe(self, key: str, value: float, trace_id: str | None = None) -> None:
-        """Observe into the histogram named by ``key``; unknown keys are ignored."""
-        histogram = self.by_key.get(key)
+        """Observe into the histogram named by ``key`` (``name`` or ``name:label_value``);
+        unknown keys and label values are ignored."""
+        name, _, label_value = key.partition(":")
+        histogram = self.by_key.get(name)
         if histogram is not None and math.isfinite(value) and value >= 0:
-            histogram.observe(value, trace_id)
+            histogram.observe(value, trace_id, label_value)
 
     def collect(self) -> Iterable[HistogramMetricFamily]:
         """Yield every histogram (prometheus_client collector protocol)."""

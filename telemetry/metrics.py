@@ -16,14 +16,35 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from . import catalogue as c
-from .catalogue import JOB_FAILURE_REASONS, PREFIX, SPAN_LOSS_REASONS, Metric
+from .catalogue import (
+    JOB_FAILURE_REASONS,
+    PREFIX,
+    SPAN_LOSS_REASONS,
+    VOICE_ERROR_KINDS,
+    VOICE_LATENCY_REASONS,
+    VOICE_LLM_TOKEN_TYPES,
+    VOICE_STAGES,
+    VOICE_TURN_OUTCOMES,
+    Metric,
+)
 
-__all__ = ["PREFIX", "WorkerMetrics", "build_metric", "get_metrics"]
+__all__ = ["PREFIX", "VoiceModels", "WorkerMetrics", "build_metric", "get_metrics"]
+
+_CHAT = "chat"
+
+
+class VoiceModels(NamedTuple):
+    """The ``(provider, model)`` label pairs of the voice pipeline's three components."""
+
+    stt: tuple[str, str]
+    llm: tuple[str, str]
+    tts: tuple[str, str]
+
 
 _M = TypeVar("_M", Counter, Gauge, Histogram)
 
@@ -100,6 +121,19 @@ class WorkerMetrics:
         self._export_failures = b.counter(c.SPAN_EXPORT_FAILURES)
         self._spans_dropped = b.counter(c.SPANS_DROPPED)
         self._loop_lag = b.histogram(c.EVENT_LOOP_LAG)
+        self._voice_sessions = b.gauge(c.VOICE_SESSIONS_ACTIVE)
+        self._voice_invalid = b.counter(c.VOICE_INVALID_LATENCY)
+        self._voice_turns = b.counter(c.VOICE_TURNS)
+        self._voice_false = b.counter(c.VOICE_FALSE_INTERRUPTIONS)
+        self._voice_tools = b.histogram(c.VOICE_TOOL_CALL_DURATION)
+        self._voice_tokens = b.counter(c.VOICE_LLM_TOKENS)
+        self._voice_tts_chars = b.counter(c.VOICE_TTS_CHARACTERS)
+        self._voice_tts_audio = b.counter(c.VOICE_TTS_AUDIO)
+        self._voice_stt_audio = b.counter(c.VOICE_STT_AUDIO)
+        self._voice_errors = b.counter(c.VOICE_PROVIDER_ERRORS)
+        self._gen_ai_ttfc = b.histogram(c.VOICE_TIME_TO_FIRST_CHUNK)
+        self._gen_ai_duration = b.histogram(c.VOICE_OPERATION_DURATION)
+        self._gen_ai_tokens = b.histogram(c.VOICE_TOKEN_USAGE)
 
     def initialize_series(self, participant_kinds: Iterable[str]) -> None:
         """Create the labelled series a dashboard or an alert reads at 0, so that they exist
@@ -110,6 +144,91 @@ class WorkerMetrics:
             self._spans_dropped.labels(reason)
         for kind in participant_kinds:
             self._participants.labels(kind).set(0)
+
+    def initialize_voice_series(self, models: VoiceModels) -> None:
+        """Create every voice series at 0 for the worker's providers and models, so that the
+        series count is the same after one session or many (and rate() sees the first turn)."""
+        for stage in VOICE_STAGES:
+            for reason in VOICE_LATENCY_REASONS:
+                self._voice_invalid.labels(stage, reason)
+        for outcome in VOICE_TURN_OUTCOMES:
+            self._voice_turns.labels(outcome)
+        for resumed in ("true", "false"):
+            self._voice_false.labels(resumed)
+        for outcome in ("ok", "error"):
+            self._voice_tools.labels(outcome)
+        for token_type in VOICE_LLM_TOKEN_TYPES:
+            self._voice_tokens.labels(*models.llm, token_type)
+        self._voice_tts_chars.labels(*models.tts)
+        self._voice_tts_audio.labels(*models.tts)
+        self._voice_stt_audio.labels(*models.stt)
+        chat = (_CHAT, *models.llm)
+        self._gen_ai_ttfc.labels(*chat)
+        self._gen_ai_duration.labels(*chat)
+        for token_type in ("input", "output"):
+            self._gen_ai_tokens.labels(*chat, token_type)
+        for provider, _model in models:
+            for kind in VOICE_ERROR_KINDS:
+                self._voice_errors.labels(provider, kind)
+
+    def voice_session_started(self) -> None:
+        """Count a voice session in the running gauge."""
+        self._voice_sessions.inc()
+
+    def voice_session_ended(self) -> None:
+        """Remove a voice session from the running gauge."""
+        self._voice_sessions.dec()
+
+    def voice_latency_invalid(self, stage: str, reason: str) -> None:
+        """Count a stage latency that cannot be right (``negative`` or ``over_60s``)."""
+        self._voice_invalid.labels(stage, reason).inc()
+
+    def voice_turn(self, *, interrupted: bool) -> None:
+        """Count an agent turn committed to the conversation."""
+        self._voice_turns.labels("interrupted" if interrupted else "completed").inc()
+
+    def voice_false_interruption(self, *, resumed: bool) -> None:
+        """Count an interruption the SDK judged false."""
+        self._voice_false.labels("true" if resumed else "false").inc()
+
+    def voice_tool_call(self, seconds: float, *, ok: bool) -> None:
+        """Record a tool call's duration."""
+        self._voice_tools.labels("ok" if ok else "error").observe(seconds)
+
+    def voice_llm_request(
+        self,
+        provider: str,
+        model: str,
+        *,
+        tokens: tuple[int, int, int],
+        ttft: float | None,
+        duration: float,
+    ) -> None:
+        """Record one LLM request: ``tokens`` is (input, cached input, output); ``ttft`` None
+        when no token came."""
+        for token_type, count in zip(VOICE_LLM_TOKEN_TYPES, tokens, strict=True):
+            self._voice_tokens.labels(provider, model, token_type).inc(count)
+        labels = (_CHAT, provider, model)
+        self._gen_ai_tokens.labels(*labels, "input").observe(tokens[0])
+        self._gen_ai_tokens.labels(*labels, "output").observe(tokens[2])
+        self._gen_ai_duration.labels(*labels).observe(duration)
+        if ttft is not None:
+            self._gen_ai_ttfc.labels(*labels).observe(ttft)
+
+    def voice_tts_usage(self, provider: str, model: str, characters: int, seconds: float) -> None:
+        """Count the characters a TTS request synthesized and the audio it returned."""
+        self._voice_tts_chars.labels(provider, model).inc(characters)
+        self._voice_tts_audio.labels(provider, model).inc(seconds)
+
+    def voice_stt_usage(self, provider: str, model: str, seconds: float) -> None:
+        """Count the audio sent to the STT provider."""
+        self._voice_stt_audio.labels(provider, model).inc(seconds)
+
+    def voice_provider_error(self, provider: str, kind: str) -> None:
+        """Count a failed provider request; ``kind`` must be one of ``VOICE_ERROR_KINDS``."""
+        if kind not in VOICE_ERROR_KINDS:
+            raise ValueError(f"unknown provider error kind: {kind!r}")
+        self._voice_errors.labels(provider, kind).inc()
 
     def build_info(self, *, version: str, sdk_version: str, agent_name: str) -> None:
         """Publish the running versions (a constant 1 with version labels)."""

@@ -88,6 +88,19 @@ class _RoomNameFilter(logging.Filter):
         return True
 
 
+class _PiiFieldFilter(logging.Filter):
+    """With personal data disallowed, drops the fields whose key has a ``pii`` segment.
+
+    The SDK logs transcripts and replies as such fields (``lk.pii.text``,
+    ``lk.pii.user_transcript``, …), the same convention its span filter uses.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key in [k for k in record.__dict__ if "pii" in k.split(".")]:
+            del record.__dict__[key]
+        return True
+
+
 class TextFormatter(logging.Formatter):
     """``time | LEVEL | logger | message | key=value …`` on exactly one line."""
 
@@ -154,6 +167,7 @@ def setup_logging(
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     if not allow_pii:
         handler.addFilter(_RoomNameFilter())
+        handler.addFilter(_PiiFieldFilter())
     root.addHandler(handler)
     root.setLevel(numeric)
 

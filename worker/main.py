@@ -21,6 +21,7 @@ from .job import JobRuntime, prepare_job_process
 from .log_messages import CONNECTED_TO_ROOM, JOB_RECEIVED
 from .server import WorkerServer
 from .settings import RuntimeSettings
+from .voice import VoiceRuntime, voice_models
 
 __all__ = ["build_server", "entrypoint", "job_count_load", "on_request", "prewarm", "run"]
 
@@ -68,7 +69,7 @@ def prewarm(proc: JobProcess, settings: RuntimeSettings) -> None:
     started = time.perf_counter()
     logger.info("Prewarming job process %s", proc.pid)
     prepare_job_process(proc, settings, __version__)
-    # the voice pipeline (next epic) takes its VAD from here instead of loading it per job
+    # the voice pipeline takes its VAD from here instead of loading it per job
     proc.userdata["vad"] = silero.VAD.load()
     elapsed = time.perf_counter() - started
     get_metrics().prewarm_finished(elapsed)
@@ -98,8 +99,11 @@ async def entrypoint(ctx: JobContext, settings: RuntimeSettings) -> None:
         raise
     logger.info("%s: %s", CONNECTED_TO_ROOM, runtime.room_label)
 
-    # TODO(epic-13): create the AgentSession here (STT/LLM/TTS with proc.userdata["vad"])
-    # and start it in ctx.room; until then the job stays connected until the room ends.
+    if settings.VOICE_PIPELINE == "on":
+        # a session that failed for good must not hold the room: end the job, as the SDK
+        # ends the session (the worker and the other rooms are untouched)
+        voice = VoiceRuntime(ctx, settings, runtime.root, on_failed=ctx.shutdown)
+        await voice.start()
 
 
 def build_server(settings: RuntimeSettings) -> WorkerServer:
@@ -128,6 +132,7 @@ def build_server(settings: RuntimeSettings) -> WorkerServer:
         metrics_dir=settings.metrics_dir,
         version=__version__,
         preload_modules=_forkserver_preload(settings),
+        voice_models=voice_models(settings) if settings.VOICE_PIPELINE == "on" else None,
         setup_fnc=functools.partial(prewarm, settings=settings),
     )
     server.rtc_session(

@@ -52,6 +52,7 @@ def preflight(settings: RuntimeSettings, command: str) -> None:
     """
     if command == "start":
         settings.check_production()
+    settings.check_voice_keys()
     check_port_free(settings.BIND_HOST, settings.HEALTH_PORT, "HEALTH_PORT")
     check_port_free(settings.BIND_HOST, settings.METRICS_PORT, "METRICS_PORT")
     try:

@@ -24,12 +24,13 @@ from typing import Any
 
 from livekit.agents.version import __version__ as sdk_version
 
+from telemetry.catalogue import METRICS, VOICE_TURN_LATENCY
 from telemetry.children import install_child_count
 from telemetry.exemplars import ExemplarHistograms, ObservationReceiver
 from telemetry.exposition import MetricsEndpoint
 from telemetry.labels import PARTICIPANT_KINDS
 from telemetry.loop_lag import monitor_loop_lag
-from telemetry.metrics import WorkerMetrics, get_metrics
+from telemetry.metrics import VoiceModels, WorkerMetrics, get_metrics
 from telemetry.seams.lk_agents import RegistrationAwareServer
 
 from .log_messages import JOB_PROCESS_EXITED, REGISTERED_AGAIN
@@ -51,6 +52,8 @@ class WorkerServer(RegistrationAwareServer):
         metrics_dir: prometheus_client's multiprocess directory (None: single process).
         version: the project's version, for ``build_info``.
         metrics: the process's metrics (created on first use by default).
+        voice_models: the voice pipeline's provider and model labels; None when it is off
+            (no voice series are exposed then).
         **kwargs: passed to ``AgentServer``.
     """
 
@@ -62,6 +65,7 @@ class WorkerServer(RegistrationAwareServer):
         metrics_dir: Path | None,
         version: str,
         metrics: Callable[[], WorkerMetrics] = get_metrics,
+        voice_models: VoiceModels | None = None,
         **kwargs: Any,
     ) -> None:
         self._registrations = 0
@@ -73,7 +77,10 @@ class WorkerServer(RegistrationAwareServer):
         self._metrics_dir = metrics_dir
         self._version = version
         self._get_metrics = metrics
-        self.histograms = ExemplarHistograms()
+        self._voice_models = voice_models
+        self.histograms = ExemplarHistograms(
+            m for m in METRICS if voice_models is not None or m is not VOICE_TURN_LATENCY
+        )
         self.metrics_endpoint: MetricsEndpoint | None = None
         self._receiver: ObservationReceiver | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -94,6 +101,8 @@ class WorkerServer(RegistrationAwareServer):
         )
         metrics.registration_changed(False)
         metrics.initialize_series(PARTICIPANT_KINDS)
+        if self._voice_models is not None:
+            metrics.initialize_voice_series(self._voice_models)
         if self._metrics_dir is not None and not install_child_count():
             logger.debug("the SDK's child-process count is its own: its updater changed")
         self._tasks.append(asyncio.create_task(self._start_endpoint(), name="metrics_endpoint"))

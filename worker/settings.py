@@ -30,6 +30,7 @@ __all__ = [
     "LogFormat",
     "LogLevel",
     "RuntimeSettings",
+    "VOICE_KEYS",
     "describe_validation_error",
     "exit_on_config_error",
     "get_settings",
@@ -46,6 +47,11 @@ LogFormat = Literal["text", "json"]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 _URL_SCHEMES = ("ws", "wss", "http", "https")
+
+VOICE_KEYS = ("DEEPGRAM_API_KEY", "OPENAI_API_KEY", "CARTESIA_API_KEY")
+"""The providers' API keys, under the plugins' own variable names; needed with the pipeline on."""
+# Cartesia's default voice ("Katie"), as the plugin has it (livekit.plugins.cartesia.models)
+_CARTESIA_DEFAULT_VOICE = "f786b574-daa5-4673-aa0c-cbe3e8534c02"
 
 
 class ConfigError(Exception):
@@ -107,9 +113,34 @@ class RuntimeSettings(BaseSettings):
     OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: int = Field(default=4096, ge=1)
     DEPLOYMENT_ENVIRONMENT: str = "development"
 
+    # the voice pipeline: off serves the room only; on runs an AgentSession in it
+    VOICE_PIPELINE: Literal["off", "on"] = "off"
+    VOICE_INSTRUCTIONS: str = (
+        "You are a helpful voice assistant. Answer briefly, in one or two sentences."
+    )
+    VOICE_STT_MODEL: str = "nova-3"
+    VOICE_STT_LANGUAGE: str = "en-US"
+    VOICE_STT_BASE_URL: str = "https://api.deepgram.com/v1/listen"
+    VOICE_LLM_MODEL: str = "gpt-4o-mini"
+    VOICE_LLM_BASE_URL: str = "https://api.openai.com/v1"
+    VOICE_TTS_MODEL: str = "sonic-3"
+    VOICE_TTS_VOICE: str = _CARTESIA_DEFAULT_VOICE
+    VOICE_TTS_BASE_URL: str = "https://api.cartesia.ai"
+    DEEPGRAM_API_KEY: SecretStr | None = None
+    OPENAI_API_KEY: SecretStr | None = None
+    CARTESIA_API_KEY: SecretStr | None = None
+
     @field_validator("LIVEKIT_URL", "PLATFORM_API_URL")
     @classmethod
     def _check_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in _URL_SCHEMES or not parsed.netloc:
+            raise ValueError(f"must be a {'/'.join(_URL_SCHEMES)} URL with a host, got {value!r}")
+        return value
+
+    @field_validator("VOICE_STT_BASE_URL", "VOICE_LLM_BASE_URL", "VOICE_TTS_BASE_URL")
+    @classmethod
+    def _check_provider_url(cls, value: str) -> str:
         parsed = urlparse(value)
         if parsed.scheme not in _URL_SCHEMES or not parsed.netloc:
             raise ValueError(f"must be a {'/'.join(_URL_SCHEMES)} URL with a host, got {value!r}")
@@ -186,6 +217,30 @@ class RuntimeSettings(BaseSettings):
             self.LIVEKIT_API_KEY == DEV_API_KEY
             and self.LIVEKIT_API_SECRET.get_secret_value() == DEV_API_SECRET
         )
+
+    @property
+    def missing_voice_keys(self) -> list[str]:
+        """The provider keys the pipeline needs and lacks (none while it is off)."""
+        if self.VOICE_PIPELINE == "off":
+            return []
+        return [
+            name
+            for name in VOICE_KEYS
+            if (key := getattr(self, name)) is None or not key.get_secret_value().strip()
+        ]
+
+    def check_voice_keys(self) -> None:
+        """Refuse the pipeline without its providers' keys, naming the first missing one.
+
+        Raises:
+            ConfigError: the pipeline is on and a key is unset or empty.
+        """
+        missing = self.missing_voice_keys
+        if missing:
+            raise ConfigError(
+                f"{missing[0]}: must be set when VOICE_PIPELINE=on "
+                f"(missing: {', '.join(missing)})"
+            )
 
     def check_production(self) -> None:
         """Refuse the public dev credentials in production mode unless explicitly allowed.

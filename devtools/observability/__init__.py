@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import livekit_server, room_inspection, rules, worker_overview
+from . import livekit_server, room_inspection, rules, voice_pipeline, worker_overview
 from .panels import render
 from .readme import update_readme
 
@@ -21,6 +21,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "dashboards/worker-overview.json": lambda: render(worker_overview.build()),
     "dashboards/room-inspection.json": lambda: render(room_inspection.build()),
     "dashboards/livekit-server.json": lambda: render(livekit_server.build()),
+    "dashboards/voice-pipeline.json": lambda: render(voice_pipeline.build()),
     "deploy/prometheus/rules/recording.yml": rules.render_recording,
     "deploy/prometheus/rules/alerts.yml": rules.render_alerts,
 }

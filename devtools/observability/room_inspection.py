@@ -41,7 +41,32 @@ TRACK_EVENTS = (
 LIFECYCLE = f'{_IN_ROOM} >> {{ name =~ "room_connect|room_disconnect|job_shutdown" }}'
 DISCONNECTED = '{ span."lk.room_sid" = "$room_sid" && event:name = "room_disconnected" }'
 
-TRACEQL_QUERIES = (BY_SID, BY_NAME, PARTICIPANTS, TRACK_EVENTS, LIFECYCLE, DISCONNECTED)
+CONVERSATION = (
+    f'{_IN_ROOM} >> {{ name = "agent_turn" }} | select(span."lk.speech_id", '
+    'span."lk.end_of_turn_delay", span."lk.transcription_delay", span."lk.e2e_latency", '
+    'span."lk.interrupted", span."lk.interruption.source")'
+)
+PROVIDER_REQUESTS = (
+    f'{_IN_ROOM} >> {{ name =~ "llm_node|tts_node|llm_request" }} | select('
+    'span."lk.response.ttft", span."lk.response.ttfb", span."gen_ai.request.model", '
+    'span."gen_ai.usage.input_tokens", span."gen_ai.usage.output_tokens")'
+)
+TRANSCRIPT = (
+    f'{_IN_ROOM} >> {{ name =~ "user_turn|agent_turn" }} | select(span."lk.pii.user_transcript", '
+    'span."lk.pii.response.text")'
+)
+
+TRACEQL_QUERIES = (
+    BY_SID,
+    BY_NAME,
+    PARTICIPANTS,
+    TRACK_EVENTS,
+    LIFECYCLE,
+    DISCONNECTED,
+    CONVERSATION,
+    PROVIDER_REQUESTS,
+    TRANSCRIPT,
+)
 """Every TraceQL query of the dashboard (the Trace panel looks a trace up by id instead)."""
 
 _SHOW_BELOW = (
@@ -180,6 +205,37 @@ def _metric_panels() -> list[PanelBuilder]:
     ]
 
 
+def _conversation_panels() -> list[PanelBuilder]:
+    return [
+        _traces_table(
+            "Conversation: turns in order",
+            "The room's agent replies (agent_turn spans of the voice pipeline), ordered by "
+            "start, with the SDK's per-turn stages in seconds: end of turn, transcription, "
+            "end to end (user stops speaking → agent audio starts), and whether the user "
+            "interrupted it. The LLM and TTS first-byte figures are on the requests below.",
+            (0, 49, 24, 9),
+            tempo_target(CONVERSATION, limit=50),
+        ),
+        _traces_table(
+            "LLM and TTS of each turn",
+            "Per turn, the llm_node's time to first token (lk.response.ttft) and the "
+            "tts_node's time to first audio byte (lk.response.ttfb), the same figures as the "
+            "dashboards' llm_ttft and tts_ttfb stages; and each llm_request's model and "
+            "tokens. A failed request has an error status.",
+            (0, 58, 12, 9),
+            tempo_target(PROVIDER_REQUESTS, limit=50),
+        ),
+        _traces_table(
+            "Transcript (PII)",
+            "What the user said (user_turn, lk.pii.user_transcript) and what the agent said "
+            "(agent_turn, lk.pii.response.text), in order. Recorded only where ALLOW_PII=true: "
+            "with it false the SDK drops these attributes before export and this table is empty.",
+            (12, 58, 12, 9),
+            tempo_target(TRANSCRIPT, limit=50),
+        ),
+    ]
+
+
 def build() -> dash_b.Dashboard:
     """The Room inspection dashboard."""
     return (
@@ -187,9 +243,9 @@ def build() -> dash_b.Dashboard:
             UID,
             "LiveKit Agent Worker - Room inspection",
             "One room through its traces: the jobs that served it, participant and track "
-            "timeline, lifecycle spans and the full trace, searched by room SID (or room name "
-            "where PII is allowed).",
-            [_how_to(), *_trace_panels(), *_metric_panels()],
+            "timeline, lifecycle spans, the voice conversation turn by turn and the full "
+            "trace, searched by room SID (or room name where PII is allowed).",
+            [_how_to(), *_trace_panels(), *_metric_panels(), *_conversation_panels()],
         )
         .with_variable(variables.datasource())
         .with_variable(variables.agent_name())

@@ -14,6 +14,10 @@ from telemetry import catalogue as c
 __all__ = [
     "ALERTS",
     "DISPATCH_P95",
+    "E2E_OBJECTIVE_SECONDS",
+    "E2E_SLO_TARGET",
+    "VOICE_ERRORS_PER_TURN",
+    "VOICE_SLO_ERRORS",
     "JOB_FAILURE_RATIO",
     "RECORDING_RULES",
     "AlertRule",
@@ -67,7 +71,111 @@ JOB_FAILURE_RATIO = RecordingRule(
     "while no job arrives, so an idle worker never looks 0% or 100% broken.",
 )
 
-RECORDING_RULES = (DISPATCH_P95, JOB_FAILURE_RATIO)
+E2E_OBJECTIVE_SECONDS = 1.5
+"""A turn is good when the agent starts speaking within this long of the user stopping
+(a bucket bound of the turn latency histogram)."""
+E2E_SLO_TARGET = 0.95
+"""The share of turns that must be good; 1 - this is the error budget."""
+assert E2E_OBJECTIVE_SECONDS in c.VOICE_TURN_LATENCY.buckets
+
+_E2E_BUCKET = f'{c.VOICE_TURN_LATENCY.bucket}{{stage="end_to_end", le="{E2E_OBJECTIVE_SECONDS}"}}'
+_E2E_COUNT = f'{c.VOICE_TURN_LATENCY.name}_count{{stage="end_to_end"}}'
+
+
+def _slo_errors(window: str) -> RecordingRule:
+    return RecordingRule(
+        f"instance:{c.PREFIX}_voice_turn_slo_errors:ratio_rate{window}",
+        "1 - (\n"
+        f"  sum by (job, instance) (rate({_E2E_BUCKET}[{window}]))\n"
+        "  /\n"
+        f"  (sum by (job, instance) (rate({_E2E_COUNT}[{window}])) > 0)\n"
+        ")",
+        f"Share of turns over the last {window} whose end-to-end latency exceeded "
+        f"{E2E_OBJECTIVE_SECONDS:g}s (the SLO's bad events); no sample while no turn ends.",
+    )
+
+
+VOICE_SLO_ERRORS = {window: _slo_errors(window) for window in ("5m", "30m", "1h", "6h")}
+
+VOICE_ERRORS_PER_TURN = RecordingRule(
+    f"instance:{c.PREFIX}_voice_provider_errors_per_turn:rate5m",
+    f"sum by (job, instance, provider) (rate({c.VOICE_PROVIDER_ERRORS.exposed}[5m]))\n"
+    "/ on (job, instance) group_left ()\n"
+    f"(sum by (job, instance) (rate({c.VOICE_TURNS.exposed}[5m])) > 0)",
+    "Failed provider requests per agent turn, by provider (the plugins retry, so one bad "
+    "turn can count several); no sample while no turn ends.",
+)
+
+RECORDING_RULES = (
+    DISPATCH_P95,
+    JOB_FAILURE_RATIO,
+    *VOICE_SLO_ERRORS.values(),
+    VOICE_ERRORS_PER_TURN,
+)
+
+_BUDGET = 1 - E2E_SLO_TARGET
+
+
+def _burn(long: str, short: str, factor: float) -> str:
+    threshold = f"{factor * _BUDGET:.3g}"
+    return (
+        f"{VOICE_SLO_ERRORS[long].record} > {threshold}\n"
+        f"and\n{VOICE_SLO_ERRORS[short].record} > {threshold}"
+    )
+
+
+_SLO_RUNBOOK = (
+    f"More than the error budget of the end-to-end latency SLO ({E2E_SLO_TARGET:.0%} of turns "
+    f"under {E2E_OBJECTIVE_SECONDS:g}s) is being spent. Check: (1) the Voice pipeline "
+    "dashboard's latency by stage - which stage grew (llm_ttft, tts_ttfb: the provider; "
+    "end_of_turn: endpointing settings; transcription: STT); (2) follow an exemplar of a slow "
+    "turn to its trace and read the agent_turn span; (3) provider errors and retries "
+    f"({c.VOICE_PROVIDER_ERRORS.exposed}) and the workers' event-loop lag."
+)
+
+_VOICE_ALERTS = (
+    AlertRule(
+        "AgentWorkerVoiceLatencySLOBurnFast",
+        _burn("1h", "5m", 14.4),
+        "2m",
+        "critical",
+        "Voice turns on {{ $labels.instance }} burn the latency error budget 14x too fast",
+        f"{_SLO_RUNBOOK} At this rate a 30-day budget is gone in about two days.",
+    ),
+    AlertRule(
+        "AgentWorkerVoiceLatencySLOBurnSlow",
+        _burn("6h", "30m", 6),
+        "15m",
+        "warning",
+        "Voice turns on {{ $labels.instance }} burn the latency error budget 6x too fast",
+        f"{_SLO_RUNBOOK} At this rate a 30-day budget is gone in about five days.",
+    ),
+    AlertRule(
+        "AgentWorkerVoiceProviderErrors",
+        f"{VOICE_ERRORS_PER_TURN.record} > 0.1",
+        "10m",
+        "warning",
+        "Voice provider {{ $labels.provider }} fails often on {{ $labels.instance }}",
+        "The voice pipeline's provider {{ $labels.provider }} failed more than once per ten "
+        f"turns for 10 minutes. Check: (1) {c.VOICE_PROVIDER_ERRORS.exposed} by kind - auth: "
+        "the API key (DEEPGRAM_API_KEY, OPENAI_API_KEY, CARTESIA_API_KEY); rate_limit: quota; "
+        "server_error, timeout, dropped: the provider's status page; (2) the ERROR spans "
+        "(llm_request, tts_request) in the affected rooms' traces; (3) the worker's log lines "
+        "'Voice provider ... failed', which name the room.",
+    ),
+    AlertRule(
+        "AgentWorkerVoiceImpossibleLatency",
+        f"sum by (job, instance, stage, reason) "
+        f"(increase({c.VOICE_INVALID_LATENCY.exposed}[5m])) > 0",
+        "0m",
+        "warning",
+        "Impossible {{ $labels.stage }} latency ({{ $labels.reason }}) on {{ $labels.instance }}",
+        "The SDK reported a {{ $labels.stage }} latency that is negative or longer than 60s; "
+        "it was counted, not plotted. This is a measurement bug (the SDK has had such), not a "
+        "slow turn. Check: (1) the livekit-agents version and its changelog; (2) the room's "
+        "agent_turn spans around the alert time; (3) report it upstream with the trace.",
+    ),
+)
 
 ALERTS = (
     AlertRule(
@@ -144,6 +252,7 @@ ALERTS = (
         "its :13133 health check); (2) the Collector's exporter errors towards Tempo; (3) "
         f"{c.SPANS_DROPPED.exposed} for spans lost to full queues.",
     ),
+    *_VOICE_ALERTS,
 )
 
 _GENERATED = (

@@ -26,6 +26,7 @@ import yaml
 
 from devtools.harness import run_promtool
 from devtools.observability.livekit_server import LIVEKIT_SERVER_METRICS
+from devtools.observability.voice_pipeline import PRICES
 from telemetry.catalogue import METRICS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -173,6 +174,8 @@ def dashboard_variables(
         "room_sid": "",
         "room_name": "",
         "trace_id": "",
+        # the Voice pipeline dashboard's unit prices
+        **{name: default for name, (_label, default) in PRICES.items()},
     }
     values.update(extra or {})
     return values

@@ -21,7 +21,9 @@ from telemetry.exposition import SDK_RENAMES
 from .promql import DASHBOARDS_DIR, REPO_ROOT, RULES_DIR, known_series_names
 
 README = REPO_ROOT / "README.md"
-_NAME = re.compile(r"(?<![\w:])(?:agent_worker|lk_agents|livekit)_[a-z0-9][a-z0-9_]*(?![\w:])")
+_NAME = re.compile(
+    r"(?<![\w:])(?:agent_worker|lk_agents|livekit|gen_ai_client)_[a-z0-9][a-z0-9_]*(?![\w:])"
+)
 
 
 def unknown_names(text: str) -> set[str]:
@@ -76,7 +78,9 @@ def test_catalogue_names_are_unique_and_follow_the_convention() -> None:
     names = [m.name for m in METRICS]
     assert len(names) == len(set(names))
     for metric in METRICS:
-        assert metric.name.startswith("agent_worker_" if metric.owner == "worker" else "lk_")
+        # the OpenTelemetry GenAI conventions name their metrics themselves
+        prefix = "gen_ai_client_" if metric.convention else "agent_worker_"
+        assert metric.name.startswith(prefix if metric.owner == "worker" else "lk_")
         assert (metric.type == "histogram") == bool(metric.buckets), metric.name
         assert list(metric.buckets) == sorted(metric.buckets), metric.name
         assert not metric.exemplars or metric.type == "histogram", metric.name

@@ -39,6 +39,7 @@ EXPECTED_UIDS = {
     "worker-overview.json": "lk-worker-overview",
     "room-inspection.json": "lk-room-inspection",
     "livekit-server.json": "lk-livekit-server",
+    "voice-pipeline.json": "lk-voice-pipeline",
 }
 
 # ------------------------------------------------------------------------------ fixtures
@@ -64,7 +65,7 @@ def dashboard(dashboard_path: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- tests
 
 
-def test_the_three_dashboards_exist_with_stable_unique_uids() -> None:
+def test_the_dashboards_exist_with_stable_unique_uids() -> None:
     assert {p.name for p in DASHBOARD_FILES} == set(EXPECTED_UIDS)
     uids = {p.name: load_dashboard(p)["uid"] for p in DASHBOARD_FILES}
     assert uids == EXPECTED_UIDS

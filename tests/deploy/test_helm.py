@@ -116,6 +116,10 @@ def test_values_name_a_secret_never_hold_one(values: Path) -> None:
         "livekit.credentialsSecret.name",
         "livekit.credentialsSecret.apiKeyKey",
         "livekit.credentialsSecret.apiSecretKey",
+        "voice.keysSecret.name",
+        "voice.keysSecret.deepgramKey",
+        "voice.keysSecret.openaiKey",
+        "voice.keysSecret.cartesiaKey",
     }
 
 
@@ -126,6 +130,23 @@ def _deployment_env(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     return {e["name"]: e for e in container["env"]}
+
+
+@pytest.mark.integration
+def test_the_voice_pipeline_reads_its_provider_keys_from_a_secret() -> None:
+    off = _deployment_env(_render())
+    on = _deployment_env(_render("--set", "voice.enabled=true"))
+
+    assert off["VOICE_PIPELINE"]["value"] == "off"
+    assert not {"DEEPGRAM_API_KEY", "OPENAI_API_KEY", "CARTESIA_API_KEY"} & set(off)
+    assert on["VOICE_PIPELINE"]["value"] == "on"
+    for name in ("DEEPGRAM_API_KEY", "OPENAI_API_KEY", "CARTESIA_API_KEY"):
+        assert on[name] == {
+            "name": name,
+            "valueFrom": {
+                "secretKeyRef": {"name": "voice-livekit-agent-worker-voice", "key": name}
+            },
+        }
 
 
 @pytest.mark.integration

@@ -31,6 +31,9 @@ from .conftest import AGENT_NAME, room_name, session
 
 DASHBOARDS = REPO_ROOT / "dashboards"
 RULES = REPO_ROOT / "deploy" / "prometheus" / "rules"
+# read only with the voice pipeline on: tests/e2e/test_voice_live.py checks them
+VOICE_DASHBOARD = "voice-pipeline.json"
+VOICE_RULE_PREFIX = "instance:agent_worker_voice_"
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ def _dashboard_queries() -> list[tuple[str, str, str]]:
     return [
         (query.dashboard, query.panel, query.expr)
         for path in sorted(DASHBOARDS.glob("*.json"))
+        if path.name != VOICE_DASHBOARD
         for query in iter_panel_queries(path)
     ]
 
@@ -123,7 +127,7 @@ def test_every_dashboard_query_returns_data(scraped_session: _Stack) -> None:
 
 @pytest.mark.timeout(600)
 def test_every_recording_rule_returns_data(scraped_session: _Stack) -> None:
-    rules = list(iter_recording_rules())
+    rules = [r for r in iter_recording_rules() if not r.record.startswith(VOICE_RULE_PREFIX)]
     assert rules
     empty = [
         f"{rule.file} / {rule.record}"

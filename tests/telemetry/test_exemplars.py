@@ -15,6 +15,7 @@ from telemetry.exemplars import (
     ExemplarHistograms,
     ObservationReceiver,
     ObservationReporter,
+    voice_stage_key,
 )
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -68,3 +69,23 @@ def test_reporter_without_receiver_does_not_raise(tmp_path: Path) -> None:
     reporter = ObservationReporter(tmp_path / "absent.sock")
     assert reporter.report(JOB_DURATION, 1.0, TRACE) is False
     reporter.close()
+
+
+def test_the_voice_stages_are_one_family_with_a_stage_label() -> None:
+    histograms = ExemplarHistograms()
+    trace_id = "ab" * 16
+    histograms.observe(voice_stage_key("end_to_end"), 1.2, trace_id)
+    histograms.observe(voice_stage_key("llm_ttft"), 0.3, None)
+    histograms.observe(voice_stage_key("room-name"), 0.3, None)  # not a stage: ignored
+    histograms.observe(voice_stage_key("tts_ttfb"), -0.1, None)  # impossible: ignored
+    (family,) = [f for f in histograms.collect() if f.name.endswith("voice_turn_latency_seconds")]
+    counts = {s.labels["stage"]: s.value for s in family.samples if s.name.endswith("_count")}
+    assert counts == {
+        "end_to_end": 1,
+        "end_of_turn": 0,
+        "transcription": 0,
+        "llm_ttft": 1,
+        "tts_ttfb": 0,
+    }
+    exemplars = [s.exemplar for s in family.samples if s.exemplar is not None]
+    assert [(e.labels, e.value) for e in exemplars] == [({"trace_id": trace_id}, 1.2)]

@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from telemetry import labels
 from telemetry.catalogue import METRICS
 from telemetry.exemplars import ExemplarHistograms
-from telemetry.metrics import WorkerMetrics
+from telemetry.metrics import VoiceModels, WorkerMetrics
 
 from .conftest import sample
 
@@ -32,7 +32,35 @@ _EXPECTED = {
     "agent_worker_spans_ended": ("counter", []),
     "agent_worker_spans_exported": ("counter", []),
     "agent_worker_event_loop_lag_seconds": ("histogram", ["process"]),
+    "agent_worker_voice_sessions_active": ("gauge", []),
+    "agent_worker_voice_invalid_latency": ("counter", ["reason", "stage"]),
+    "agent_worker_voice_turns": ("counter", ["outcome"]),
+    "agent_worker_voice_false_interruptions": ("counter", ["resumed"]),
+    "agent_worker_voice_tool_call_duration_seconds": ("histogram", ["outcome"]),
+    "agent_worker_voice_llm_tokens": ("counter", ["model", "provider", "type"]),
+    "agent_worker_voice_tts_characters": ("counter", ["model", "provider"]),
+    "agent_worker_voice_tts_audio_seconds": ("counter", ["model", "provider"]),
+    "agent_worker_voice_stt_audio_seconds": ("counter", ["model", "provider"]),
+    "agent_worker_voice_provider_errors": ("counter", ["kind", "provider"]),
+    "gen_ai_client_operation_time_to_first_chunk_seconds": (
+        "histogram",
+        ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"],
+    ),
+    "gen_ai_client_operation_duration_seconds": (
+        "histogram",
+        ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"],
+    ),
+    "gen_ai_client_token_usage": (
+        "histogram",
+        [
+            "gen_ai_operation_name",
+            "gen_ai_provider_name",
+            "gen_ai_request_model",
+            "gen_ai_token_type",
+        ],
+    ),
 }
+_CONVENTION = {name for name in _EXPECTED if name.startswith("gen_ai_")}
 
 
 def test_every_metric_is_named_typed_and_documented(
@@ -44,7 +72,7 @@ def test_every_metric_is_named_typed_and_documented(
         kind, _ = _EXPECTED[name]
         assert family.type == kind, name
         assert family.documentation.endswith("."), name
-        assert name.startswith("agent_worker_")
+        assert name.startswith("agent_worker_") or name in _CONVENTION
 
 
 def test_label_names(metrics: WorkerMetrics, registry: CollectorRegistry) -> None:
@@ -57,6 +85,9 @@ def test_label_names(metrics: WorkerMetrics, registry: CollectorRegistry) -> Non
     metrics.room_disconnected("room_deleted")
     metrics.loop_lag("main", 0.001)
     metrics.spans_lost(1, "shutdown")
+    models = VoiceModels(("deepgram", "nova-3"), ("openai", "gpt-4o-mini"), ("cartesia", "sonic-3"))
+    metrics.initialize_voice_series(models)
+    metrics.voice_llm_request("openai", "gpt-4o-mini", tokens=(3, 1, 2), ttft=0.3, duration=1.0)
     for family in registry.collect():
         _, expected = _EXPECTED[family.name]
         for s in family.samples:
@@ -129,9 +160,17 @@ def test_exemplar_histograms_are_the_catalogue_s_exemplar_entries() -> None:
         == {
             "agent_worker_dispatch_latency_seconds",
             "agent_worker_job_duration_seconds",
+            "agent_worker_voice_turn_latency_seconds",
         }
     )
     for name, family in families.items():
-        bounds = [float(s.labels["le"]) for s in family.samples if s.name.endswith("_bucket")]
+        # the first series' buckets (the stage-labelled histogram has one series per stage)
+        series = {k: v for k, v in family.samples[0].labels.items() if k != "le"}
+        bounds = [
+            float(s.labels["le"])
+            for s in family.samples
+            if s.name.endswith("_bucket")
+            and {k: v for k, v in s.labels.items() if k != "le"} == series
+        ]
         assert bounds[:-1] == list(declared[name].buckets), name
         assert family.documentation == declared[name].help

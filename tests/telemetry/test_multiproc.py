@@ -66,6 +66,7 @@ def test_compaction_keeps_values_and_bounds_files(tmp_path: Path) -> None:
     live_gauges = {
         ("agent_worker_active_participants", (("kind", "standard"),)),
         ("agent_worker_registered", ()),
+        ("agent_worker_voice_sessions_active", ()),
     }
     assert live_gauges <= set(before)
     assert after == {k: v for k, v in before.items() if k not in live_gauges}

@@ -49,6 +49,23 @@ def _run(
         ({"OTEL_TRACES_EXPORTER": "jaeger"}, "dev", "OTEL_TRACES_EXPORTER"),
         ({"PROMETHEUS_MULTIPROC_DIR": "/dev/null/metrics"}, "dev", "PROMETHEUS_MULTIPROC_DIR"),
         ({}, "start", "refused in production mode"),
+        (
+            {"VOICE_PIPELINE": "on", "OPENAI_API_KEY": "k1", "CARTESIA_API_KEY": "k2"},
+            "dev",
+            "DEEPGRAM_API_KEY: must be set when VOICE_PIPELINE=on",
+        ),
+        (
+            {
+                "VOICE_PIPELINE": "on",
+                "DEEPGRAM_API_KEY": "k",
+                "OPENAI_API_KEY": " ",
+                "CARTESIA_API_KEY": "k",
+            },
+            "dev",
+            "OPENAI_API_KEY: must be set",
+        ),
+        ({"VOICE_PIPELINE": "yes"}, "dev", "VOICE_PIPELINE"),
+        ({"VOICE_LLM_BASE_URL": "localhost:8000"}, "dev", "VOICE_LLM_BASE_URL"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(
@@ -77,3 +94,11 @@ def test_the_secret_is_not_echoed_in_errors(tmp_path: Path) -> None:
     run = _run({"LIVEKIT_API_SECRET": "top-secret-value-0042", "LOG_LEVEL": "LOUD"}, cwd=tmp_path)
     assert run.returncode == 2
     assert "top-secret-value-0042" not in run.stderr + run.stdout
+
+
+def test_the_provider_keys_are_not_echoed_in_errors(tmp_path: Path) -> None:
+    keys = {"OPENAI_API_KEY": "sk-secret-0042", "CARTESIA_API_KEY": "cart-secret-0042"}
+    run = _run({"VOICE_PIPELINE": "on", **keys}, cwd=tmp_path)
+    assert run.returncode == 2
+    assert "DEEPGRAM_API_KEY" in run.stderr
+    assert "secret-0042" not in run.stderr + run.stdout

@@ -114,3 +114,17 @@ def test_room_names_become_sids_without_pii() -> None:
     assert lines[0].endswith('Disconnected from room "RM_1" | room=RM_1 room_id=RM_1')
     assert lines[1].endswith("received job request | room=RM_2 room_id=RM_2")
     assert "Dr Who" not in stream.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_transcripts_the_sdk_logs_are_dropped_without_pii(fmt: str) -> None:
+    for allow_pii in (False, True):
+        stream = io.StringIO()
+        setup_logging("INFO", fmt, stream=stream, allow_pii=allow_pii)
+        logging.getLogger("livekit.agents").info(
+            "received user transcript",
+            extra={"lk.pii.user_transcript": "my card is 4242", "language": "en"},
+        )
+        line = stream.getvalue()
+        assert "language" in line
+        assert ("4242" in line) is allow_pii, line

@@ -122,3 +122,34 @@ def test_a_real_key_needs_its_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValidationError, match="LIVEKIT_API_SECRET: must be set"):
         _settings(LIVEKIT_API_KEY="APIprod123")
     assert _settings(LIVEKIT_API_KEY="APIprod123", LIVEKIT_API_SECRET="s" * 32).LIVEKIT_API_KEY
+
+
+def test_the_voice_pipeline_is_off_by_default_and_needs_no_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("VOICE_PIPELINE", "DEEPGRAM_API_KEY", "OPENAI_API_KEY", "CARTESIA_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = _settings()
+    assert settings.VOICE_PIPELINE == "off"
+    assert settings.missing_voice_keys == []
+    settings.check_voice_keys()
+
+
+def test_the_voice_pipeline_on_lists_its_missing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DEEPGRAM_API_KEY", "OPENAI_API_KEY", "CARTESIA_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = _settings(VOICE_PIPELINE="on", OPENAI_API_KEY="sk-1", CARTESIA_API_KEY="")
+    assert settings.missing_voice_keys == ["DEEPGRAM_API_KEY", "CARTESIA_API_KEY"]
+    with pytest.raises(ConfigError, match=r"^DEEPGRAM_API_KEY: must be set when VOICE_PIPELINE=on"):
+        settings.check_voice_keys()
+
+
+def test_the_provider_keys_are_secrets() -> None:
+    settings = _settings(
+        VOICE_PIPELINE="on",
+        DEEPGRAM_API_KEY="dg-0042",
+        OPENAI_API_KEY="sk-0042",
+        CARTESIA_API_KEY="ca-0042",
+    )
+    assert settings.missing_voice_keys == []
+    assert "0042" not in repr(settings) + str(settings.model_dump())
