@@ -39,6 +39,7 @@ EXPECTED_UIDS = {
     "worker-overview.json": "lk-worker-overview",
     "room-inspection.json": "lk-room-inspection",
     "livekit-server.json": "lk-livekit-server",
+    "fleet.json": "lk-worker-fleet",
 }
 
 # ------------------------------------------------------------------------------ fixtures

@@ -172,8 +172,7 @@ def test_rooms_through_either_node_are_spread_over_every_worker(fleet: _Cluster)
             wait_until(lambda w=worker, r=room: _job_ended(w, r), 60, what=f"{room} ended")
     print(f"\n{SPREAD_ROOMS} rooms through two nodes served in {served_in:.0f}s: {counts}")
     assert sum(counts.values()) == SPREAD_ROOMS
-    for name, count in counts.items():
-        assert count >= SPREAD_ROOMS * 0.2, counts
+    assert min(counts.values()) >= SPREAD_ROOMS * 0.2, counts
 
 
 # ----------------------------------------------------------------------- fleet Prometheus
@@ -220,4 +219,5 @@ def test_one_prometheus_discovers_the_fleet_and_every_fleet_query_has_data(
     # the fleet alert rules are loaded and evaluated
     groups = prometheus.rule_groups()
     fleet_rules = [r for g in groups if g["name"] == "agent-worker.fleet" for r in g["rules"]]
-    assert fleet_rules and all(r["health"] == "ok" for r in fleet_rules), fleet_rules
+    assert len(fleet_rules) == 3
+    assert all(r["health"] == "ok" for r in fleet_rules), fleet_rules
