@@ -11,7 +11,9 @@ publishes nothing, until the test makes it leave.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,9 +35,10 @@ from devtools.harness import (
     fleet_config,
     wait_until,
 )
+from devtools.harness.sdk_logs import DRAIN_TIMED_OUT, DRAINING_WORKER
 from devtools.synthetic import SyntheticParticipant
 from tests.deploy.promql import iter_panel_queries, iter_variable_queries
-from worker.log_messages import JOB_SHUTTING_DOWN
+from worker.log_messages import CONNECTED_TO_ROOM, JOB_SHUTTING_DOWN, REGISTERED_AGAIN
 
 from .conftest import AGENT_NAME
 
@@ -44,8 +47,10 @@ FLEET_DASHBOARD = DASHBOARDS / "fleet.json"
 # load = running jobs / WORKER_MAX_JOBS; a worker reports itself full at 0.7, 14 jobs
 MAX_JOBS = 20
 SPREAD_ROOMS = 30
+# the SDK reports a worker's load every 0.5 s (livekit.agents.worker.UPDATE_LOAD_INTERVAL)
+LOAD_REPORT_S = 0.6
 # the time the cluster has to serve rooms again after Redis restarted (measured: see README)
-REDIS_RECOVERY_S = 30.0
+REDIS_RECOVERY_S = 15.0
 
 
 @dataclass
@@ -90,10 +95,13 @@ def _room(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def _open(c: _Cluster, rooms: list[str], *, agent_name: str = AGENT_NAME) -> None:
-    """Each room created through node ``i % 2``'s API, with one silent participant there."""
+def _open(
+    c: _Cluster, rooms: list[str], *, agent_name: str = AGENT_NAME, first_node: int = 0
+) -> None:
+    """Room ``i`` created through node ``first_node + i`` (modulo the nodes)'s API, with one
+    silent participant there."""
     for index, room in enumerate(rooms):
-        access = c.cluster.access(index % len(c.cluster.nodes))
+        access = c.cluster.access((first_node + index) % len(c.cluster.nodes))
         guest = SyntheticParticipant(access, room, f"guest-{room}")
         c.live.agent_name = agent_name
         try:
@@ -161,9 +169,14 @@ def test_rooms_through_either_node_are_spread_over_every_worker(fleet: _Cluster)
     assert all(_health(w) == 200 for w in fleet.fleet.workers)
     rooms = [_room("spread") for _ in range(SPREAD_ROOMS)]
     started = time.monotonic()
-    # every room stays until all are served, so each dispatch sees the load of the earlier
-    _open(fleet, rooms)
-    spread = _served(fleet, rooms, timeout=180)
+    # every room stays until all are served, and the next one is created once the job of the
+    # last runs and its worker reported the load (every 0.5 s): each dispatch sees the load
+    # of the earlier ones, as when rooms arrive over minutes rather than all at once
+    for index, room in enumerate(rooms):
+        _open(fleet, [room], first_node=index)
+        _served(fleet, [room], timeout=60)
+        time.sleep(LOAD_REPORT_S)
+    spread = _served(fleet, rooms)
     served_in = time.monotonic() - started
     counts = {name: len(served) for name, served in spread.items()}
     _leave(fleet, rooms)
@@ -221,3 +234,190 @@ def test_one_prometheus_discovers_the_fleet_and_every_fleet_query_has_data(
     fleet_rules = [r for g in groups if g["name"] == "agent-worker.fleet" for r in g["rules"]]
     assert len(fleet_rules) == 3
     assert all(r["health"] == "ok" for r in fleet_rules), fleet_rules
+
+
+# ------------------------------------------------------------------------------------- drain
+
+
+def _busiest(c: _Cluster, rooms: list[str]) -> tuple[FleetWorker, list[str]]:
+    spread = _served(c, rooms)
+    worker = max(c.fleet.workers, key=lambda w: len(spread[w.name]))
+    return worker, spread[worker.name]
+
+
+def _connected(worker: FleetWorker, rooms: list[str]) -> None:
+    for room in rooms:
+        worker.wait_for_line(rf"{CONNECTED_TO_ROOM}: {re.escape(room)} ", timeout=60)
+
+
+@pytest.mark.timeout(300)
+def test_a_draining_worker_takes_no_new_room_and_exits_after_its_last(fleet: _Cluster) -> None:
+    rooms = [_room("before-drain") for _ in range(6)]
+    _open(fleet, rooms)
+    target, its_rooms = _busiest(fleet, rooms)
+    assert len(its_rooms) >= 2  # six rooms over three workers
+    _connected(target, its_rooms)
+    target.descendants()
+    target.send(signal.SIGTERM)
+    target.wait_for_line(DRAINING_WORKER, timeout=10)
+
+    # at once: new rooms, through both nodes, all go to the other workers
+    after = [_room("during-drain") for _ in range(4)]
+    _open(fleet, after)
+    spread = _served(fleet, after)
+    assert spread[target.name] == [], spread
+    # its rooms carry on: the jobs are still running while the worker drains
+    time.sleep(2)
+    assert target.process is not None
+    assert target.process.poll() is None
+    assert not any(_job_ended(target, room) for room in its_rooms)
+
+    # the rooms end one by one; the worker exits 0 after the last, long before the timeout
+    _leave(fleet, its_rooms[:-1])
+    time.sleep(2)
+    assert target.process.poll() is None, "exited while a room was still running"
+    _leave(fleet, its_rooms[-1:])
+    last_left = time.monotonic()
+    assert target.wait(timeout=60) == 0
+    exit_after = time.monotonic() - last_left
+    assert exit_after < 30, exit_after
+    assert not target.leaked(), "processes of the drained worker left running"
+    for room in its_rooms:
+        assert _job_ended(target, room), room
+    _traces(fleet.collector, set(its_rooms))
+    assert "Traceback" not in target.output()
+    _leave(fleet, [r for r in rooms + after if r not in its_rooms])
+
+    fresh = fleet.fleet.replace(target)
+    fleet.rediscover()
+    print(
+        f"\ndrain: {len(its_rooms)} rooms finished on {target.name}, new rooms {spread}, "
+        f"exit 0 {exit_after:.1f}s after the last room; replaced by {fresh.name}"
+    )
+
+
+@pytest.mark.timeout(200)
+def test_a_room_outliving_the_drain_timeout_is_ended_with_its_trace(fleet: _Cluster) -> None:
+    # a worker of its own agent name, so that the room is certainly its own
+    drain_timeout = 5
+    short = fleet.fleet.add(1, env={"AGENT_NAME": "drain-agent", "WORKER_DRAIN_TIMEOUT": "5"})
+    fleet.fleet.start_all([short])
+    room = _room("outlives")
+    _open(fleet, [room], agent_name="drain-agent")
+    _connected(short, [room])
+    short.descendants()
+    signalled = time.monotonic()
+    short.send(signal.SIGTERM)
+    assert short.wait(timeout=drain_timeout + 30) == 0
+    exit_seconds = time.monotonic() - signalled
+    exited_ns = time.time_ns()
+    assert not short.leaked()
+    (root,) = _traces(fleet.collector, {room}).values()
+    assert 0 < root["end_time_unix_nano"] <= exited_ns
+    assert DRAIN_TIMED_OUT in short.output()
+    assert drain_timeout <= exit_seconds < drain_timeout + 15
+    fleet.fleet.retire(short)
+    _leave(fleet, [room])
+    print(f"\ndrain timeout {drain_timeout}s: exit 0 after {exit_seconds:.1f}s, trace exported")
+
+
+# ------------------------------------------------------------------------------------ faults
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_worker_leaves_the_others_rooms_alone(fleet: _Cluster) -> None:
+    rooms = [_room("before-kill") for _ in range(6)]
+    _open(fleet, rooms)
+    victim, its_rooms = _busiest(fleet, rooms)
+    spread = _served(fleet, rooms)
+    others = [r for r in rooms if r not in its_rooms]
+    assert others
+    victim.kill()  # SIGKILL to the worker and every process it started
+    # new rooms go to the others
+    after = [_room("after-kill") for _ in range(4)]
+    _open(fleet, after)
+    new_spread = _served(fleet, after)
+    assert new_spread[victim.name] == [], new_spread
+    # the other workers' rooms are untouched: none of their jobs ended
+    time.sleep(2)
+    for worker in fleet.fleet.workers:
+        if worker is not victim:
+            for room in spread[worker.name]:
+                assert not _job_ended(worker, room), (worker.name, room)
+    _leave(fleet, rooms + after)
+    fresh = fleet.fleet.replace(victim)
+    fleet.rediscover()
+    print(f"\nSIGKILL of {victim.name}: new rooms {new_spread}; replaced by {fresh.name}")
+
+
+@pytest.mark.timeout(300)
+def test_a_restarted_node_gets_its_workers_back(fleet: _Cluster) -> None:
+    node = fleet.cluster.nodes[0]
+    its_workers = [w for w in fleet.fleet.workers if w.node == 0]
+    assert len(its_workers) == 2
+    node.stop()  # SIGTERM; livekit-server drains, and is killed after 10 s
+    stopped_at = time.monotonic()
+    for worker in its_workers:
+        wait_until(lambda w=worker: _health(w) == 503, 30, what=f"{worker.name} unhealthy")
+    unhealthy_after = time.monotonic() - stopped_at
+    # the other node still serves rooms meanwhile
+    during = [_room("node-down") for _ in range(2)]
+    for room in during:
+        access = fleet.cluster.access(1)
+        fleet.live.open(
+            room, [SyntheticParticipant(access, room, "guest")], publish=False, access=access
+        )
+    assert set(_served(fleet, during)) - {""} <= {w.name for w in fleet.fleet.workers}
+    node.start()
+    restarted_at = time.monotonic()
+    for worker in its_workers:
+        wait_until(lambda w=worker: _health(w) == 200, 60, what=f"{worker.name} healthy")
+        worker.wait_for_line(REGISTERED_AGAIN, timeout=10)
+    healthy_after = time.monotonic() - restarted_at
+    # they serve new rooms: open rooms until each of them got one (node 0 wins while idle)
+    fresh: list[str] = []
+    for index in range(12):
+        room = _room("node-back")
+        _open(fleet, [room], first_node=index)
+        fresh.append(room)
+        spread = _served(fleet, fresh)
+        if all(spread[w.name] for w in its_workers):
+            break
+    assert all(spread[w.name] for w in its_workers), spread
+    _leave(fleet, during + fresh)
+    print(
+        f"\nnode restart: its workers unhealthy {unhealthy_after:.1f}s after the stop, "
+        f"registered again {healthy_after:.1f}s after the start; new rooms {spread}"
+    )
+
+
+@pytest.mark.timeout(300)
+def test_the_cluster_serves_rooms_again_soon_after_redis_restarts(fleet: _Cluster) -> None:
+    redis = fleet.cluster.redis
+    redis.stop()
+    redis.start()
+    restarted = time.monotonic()
+    served_in = None
+    attempts = 0
+    deadline = restarted + REDIS_RECOVERY_S
+    while time.monotonic() < deadline:
+        attempts += 1
+        room = _room("after-redis")
+        try:
+            _open(fleet, [room])
+            _served(fleet, [room], timeout=5)
+        except Exception:  # the API or the dispatch fails until the cluster recovers
+            with contextlib.suppress(Exception):
+                fleet.live.leave(room)
+            time.sleep(0.5)
+            continue
+        served_in = time.monotonic() - restarted
+        fleet.live.leave(room)
+        break
+    assert served_in is not None, f"no room served within {REDIS_RECOVERY_S}s of the restart"
+    # and both nodes' APIs again
+    again = [_room("after-redis") for _ in range(4)]
+    _open(fleet, again)
+    _served(fleet, again)
+    _leave(fleet, again)
+    print(f"\nRedis restart: a room served {served_in:.1f}s after it ({attempts} attempt(s))")
