@@ -68,8 +68,13 @@ class WorkerFleet(StartStop):
         name = f"w{self._count}"
         self._count += 1
         server = self.cluster.nodes[node]
+        # every span names its worker, as the Helm chart's pods do with k8s.pod.name
+        identity = {"OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id={name}"}
         worker = FleetWorker.serving(
-            server, self.work_dir / name, command="start", env={**self.env, **(env or {})}
+            server,
+            self.work_dir / name,
+            command="start",
+            env={**self.env, **identity, **(env or {})},
         )
         worker.name, worker.node = name, node
         self.workers.append(worker)

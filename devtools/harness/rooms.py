@@ -73,6 +73,7 @@ class LiveRooms(StartStop):
         metadata: str = "",
         publish: bool = True,
         access: ServerAccess | None = None,
+        agent_name: str | None = None,
     ) -> None:
         """Dispatch the agent to ``room``; the participants join and publish, and stay.
 
@@ -83,10 +84,12 @@ class LiveRooms(StartStop):
             publish: False: the participants only join (the cheapest occupied room).
             access: The server whose API creates the room and the dispatch (a cluster node),
                 by default the one given to the constructor.
+            agent_name: The agent to dispatch, by default the constructor's.
         """
 
         async def _open() -> None:
-            await create_dispatch(access or self.access, room, self.agent_name, metadata)
+            agent = agent_name or self.agent_name
+            await create_dispatch(access or self.access, room, agent, metadata)
             await asyncio.gather(*(self._join(p, publish) for p in participants))
 
         self._participants.setdefault(room, []).extend(participants)
