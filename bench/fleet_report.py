@@ -53,7 +53,7 @@ def render_fleet(results: Mapping[str, Any]) -> str:
         f"`WORKER_MAX_JOBS={method['max_jobs']}` (a worker reports itself full at load "
         f"{method['load_threshold']}, its {full_at}th job), {method['idle_processes']} idle "
         f"process; one silent participant per room; latency from the API call that creates "
-        f"the room and dispatches the agent to the participant seeing the agent join "
+        f"the room and dispatches the agent to the agent's join as the server records it "
         f"({method['sequential_rooms']} rooms one at a time; then rooms kept live until one "
         f"got no agent within {method['agent_timeout_s']:g} s, at most "
         f"{method['ramp_limit']}). Both clusters keep their state in Redis.",
