@@ -81,9 +81,14 @@ class WorkerFleet(StartStop):
         return worker
 
     def start(self) -> None:
-        """Starts ``size`` workers at once and waits until every one registered."""
+        """Starts ``size`` workers at once and waits until every one registered; stops them
+        all if one fails (or the wait is interrupted), since ``with`` will not."""
         added = [self.add(i % len(self.cluster.nodes)) for i in range(self.size)]
-        self.start_all(added)
+        try:
+            self.start_all(added)
+        except BaseException:
+            self.stop()
+            raise
 
     def start_all(self, workers: list[FleetWorker], timeout: float = 90.0) -> None:
         """Starts ``workers`` concurrently; returns once all registered."""

@@ -25,6 +25,9 @@ LOAD_THRESHOLD = 0.7
 """The SDK's ``load_threshold`` in production mode: a worker at this load takes no job."""
 
 _W = 'job="agent-worker"'
+# child processes of the SDK that never run a job: multiprocessing's forkserver and resource
+# tracker (livekit-agents 1.8.9, multiprocess mode)
+_SDK_HELPERS = 2
 
 
 def _load_by_worker(selector: str) -> str:
@@ -47,6 +50,18 @@ def _dispatch_failures(selector: str, window: str, by: str) -> str:
     )
     # the labelled failure counter has no series before its first failure: 0 instead
     return f"clamp_min({received} - {accepted}, 0)\n+ ({failed} or {received} * 0)"
+
+
+_CHILDREN = f"sum by (instance) ({scoped(c.SDK_CHILD_PROCESSES.exposed)})"
+
+
+def _jobs() -> str:
+    # the jobs gauge has no sample before a worker's first job: count none then
+    return f"(sum by (instance) ({scoped(c.SDK_ACTIVE_JOBS.exposed)}) or {_CHILDREN} * 0)"
+
+
+def _idle() -> str:
+    return f"clamp_min({_CHILDREN} - {_SDK_HELPERS} - {_jobs()}, 0)"
 
 
 def _stats() -> list[PanelBuilder]:
@@ -96,7 +111,7 @@ def _stats() -> list[PanelBuilder]:
 
 def _per_worker() -> list[PanelBuilder]:
     selector = 'instance=~"$instance"'
-    jobs = f"sum by (instance) ({scoped(c.SDK_ACTIVE_JOBS.exposed)})"
+    jobs = _jobs()
     accepted = f"sum by (instance) (rate({scoped(c.JOBS_ACCEPTED.exposed)}[$__rate_interval]))"
     spread = (
         f"sum by (instance) (increase({scoped(c.JOBS_ACCEPTED.exposed)}[$__range]))\n"
@@ -122,19 +137,13 @@ def _per_worker() -> list[PanelBuilder]:
         ),
         timeseries_panel(
             "Idle processes per worker",
-            f"Child processes not running a job: the prewarmed pool "
-            f"(WORKER_NUM_IDLE_PROCESSES) plus the SDK's forkserver "
-            f"({c.SDK_CHILD_PROCESSES.name} - {c.SDK_ACTIVE_JOBS.name}). At 1 the pool is "
-            "empty and every new job waits for a process to start.",
+            "Prewarmed job processes waiting for a job (WORKER_NUM_IDLE_PROCESSES when the "
+            f"pool is full): {c.SDK_CHILD_PROCESSES.name} minus the running jobs and the SDK's "
+            f"{_SDK_HELPERS} helper processes (multiprocessing's forkserver and resource "
+            "tracker). At 0 every new job waits for a process to start.",
             (0, 12, 12, 8),
             "none",
-            [
-                prom_target(
-                    f"clamp_min(sum by (instance) ({scoped(c.SDK_CHILD_PROCESSES.exposed)})\n"
-                    f"- {jobs}, 0)",
-                    "{{instance}}",
-                )
-            ],
+            [prom_target(_idle(), "{{instance}}")],
         ),
         timeseries_panel(
             "Capacity headroom",
