@@ -114,3 +114,7 @@ bench: agent-install infra ## Benchmark against the bare SDK; writes bench/resul
 
 bench-profile: agent-install infra ## Where a job's CPU goes: bare vs ours, sampled with py-spy
 	$(PY) -m bench.profile --py-spy
+
+.PHONY: bench-fleet
+bench-fleet: agent-install infra ## 3 workers on a 2-node cluster vs 1 on 1 node; writes bench/results/fleet.*
+	$(PY) -m bench.fleet

@@ -23,6 +23,7 @@ from livekit import api, rtc
 from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch
 
 __all__ = [
+    "agent_joined_at",
     "LoadSpec",
     "ObservedParticipant",
     "RoomTiming",
@@ -113,7 +114,8 @@ class WaveSpec:
         return end + 3 * self.wait_agent + self.hold + 30
 
 
-async def _agent_joined_at(lkapi: api.LiveKitAPI, room: str) -> float | None:
+async def agent_joined_at(lkapi: api.LiveKitAPI, room: str) -> float | None:
+    """When the room's agent joined, as the server records it (epoch seconds); None: not yet."""
     response = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
     for info in response.participants:
         if info.kind == api.ParticipantInfo.Kind.AGENT:
@@ -138,7 +140,7 @@ class _Wave:
         await participant.join(connect_timeout=wait)
         await participant.publish()
         if await participant.agent_present(wait):
-            timing.joined = await _agent_joined_at(self.lkapi, timing.room)
+            timing.joined = await agent_joined_at(self.lkapi, timing.room)
         else:
             timing.error = f"agent not in the room within {wait:.0f}s"
 

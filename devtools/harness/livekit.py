@@ -1,4 +1,4 @@
-"""A dev-mode livekit-server on loopback, on free ports."""
+"""livekit-server on loopback, on free ports: alone in dev mode, or a node of a cluster."""
 
 from __future__ import annotations
 
@@ -22,7 +22,11 @@ LIVEKIT_API_SECRET = "secret"
 
 
 class LiveKitServer(ManagedServer):
-    """A dev-mode ``livekit-server`` on loopback, with fixed free ports for its lifetime.
+    """A ``livekit-server`` on loopback, with fixed free ports for its lifetime.
+
+    Alone it runs in dev mode with the dev credentials. Given a Redis address it is one node
+    of a cluster: the nodes sharing that Redis share rooms, and the agent workers
+    registered with any of them (its ``--dev`` flag is then off, and ``keys`` must be given).
 
     Attributes:
         url: Signal URL for clients, ``ws://127.0.0.1:<port>``.
@@ -44,6 +48,8 @@ class LiveKitServer(ManagedServer):
         udp_ports: int = 20,
         extra_config: Mapping[str, Any] | None = None,
         ready_timeout: float = 60.0,
+        redis_address: str | None = None,
+        keys: tuple[str, str] | None = None,
     ) -> None:
         """Allocates ports and writes the config; nothing runs until ``start()``.
 
@@ -52,12 +58,13 @@ class LiveKitServer(ManagedServer):
             udp_ports: Size of the ICE/UDP port range.
             extra_config: Top-level keys merged over the generated config (shallow).
             ready_timeout: Seconds to wait for the server to answer HTTP.
+            redis_address: ``host:port`` of the Redis this node shares with its cluster.
+            keys: ``(api_key, api_secret)`` instead of the dev credentials.
         """
         work_dir.mkdir(parents=True, exist_ok=True)
         self.port, self.rtc_tcp_port, self.prometheus_port = free_ports(3)
         self.rtc_udp_range = free_udp_port_range(udp_ports)
-        self.api_key = LIVEKIT_API_KEY
-        self.api_secret = LIVEKIT_API_SECRET
+        self.api_key, self.api_secret = keys or (LIVEKIT_API_KEY, LIVEKIT_API_SECRET)
         self.url = f"ws://127.0.0.1:{self.port}"
         self.http_url = f"http://127.0.0.1:{self.port}"
         self.prometheus_url = f"http://127.0.0.1:{self.prometheus_port}/metrics"
@@ -79,6 +86,8 @@ class LiveKitServer(ManagedServer):
             "prometheus": {"port": self.prometheus_port},
             "logging": {"level": "info"},
         }
+        if redis_address is not None:
+            config["redis"] = {"address": redis_address}
         config.update(extra_config or {})
         self.config_path = work_dir / "livekit.yaml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -86,7 +95,7 @@ class LiveKitServer(ManagedServer):
             "livekit-server",
             [
                 str(binary("livekit-server")),
-                "--dev",
+                *(["--dev"] if redis_address is None else []),
                 "--bind",
                 "127.0.0.1",
                 "--config",

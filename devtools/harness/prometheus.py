@@ -39,6 +39,8 @@ class Prometheus(ManagedServer):
         scrape_interval: float = 1.0,
         rule_files: Sequence[Path] = (),
         ready_timeout: float = 60.0,
+        config: Mapping[str, Any] | None = None,
+        expected_targets: int | None = None,
     ) -> None:
         """Writes the config; nothing runs until ``start()``.
 
@@ -48,16 +50,22 @@ class Prometheus(ManagedServer):
             scrape_interval: Seconds between scrapes (also the rule evaluation interval).
             rule_files: Recording/alerting rule files to load.
             ready_timeout: Seconds to wait for ``/-/ready``.
+            config: A whole configuration instead of the generated one (``targets``,
+                ``scrape_interval`` and ``rule_files`` are then not used for it), e.g. one
+                with file-based service discovery.
+            expected_targets: How many targets ``wait_for_targets_up`` waits for, by
+                default ``len(targets)``.
         """
         work_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.targets = list(targets)
+        self.expected_targets = len(self.targets) if expected_targets is None else expected_targets
         interval = f"{max(1, round(scrape_interval * 1000))}ms"
         jobs: dict[str, list[str]] = {}
         for job, target in self.targets:
             jobs.setdefault(job, []).append(target)
-        config = {
+        generated = {
             "global": {
                 "scrape_interval": interval,
                 "scrape_timeout": interval,
@@ -70,7 +78,7 @@ class Prometheus(ManagedServer):
             ],
         }
         self.config_path = work_dir / "prometheus.yml"
-        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.config_path.write_text(yaml.safe_dump(dict(config or generated), sort_keys=False))
         self.process = ManagedProcess(
             "prometheus",
             [
@@ -112,6 +120,10 @@ class Prometheus(ManagedServer):
         # Scalars and strings come back as a bare [ts, "v"] pair; wrap for a uniform type.
         return list(result) if data.get("resultType") in ("vector", "matrix") else [result]
 
+    def rule_groups(self) -> list[dict[str, Any]]:
+        """The loaded rule groups with each rule's health and state (``/api/v1/rules``)."""
+        return list(self._api("/api/v1/rules")["groups"])
+
     def query_exemplars(self, expr: str, seconds: float = 600.0) -> list[dict[str, Any]]:
         """The exemplars of the series ``expr`` selects, over the last ``seconds``."""
         end = time.time()
@@ -134,7 +146,7 @@ class Prometheus(ManagedServer):
         active: list[dict[str, Any]] = []
         for _ in range(int(timeout / 0.25) + 2):
             active = list(self._api("/api/v1/targets", {"state": "active"})["activeTargets"])
-            if len(active) >= len(self.targets) and all(t["health"] == "up" for t in active):
+            if len(active) >= self.expected_targets and all(t["health"] == "up" for t in active):
                 return active
             if time.monotonic() >= deadline:
                 break

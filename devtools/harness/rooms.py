@@ -66,21 +66,40 @@ class LiveRooms(StartStop):
             raise
 
     def open(
-        self, room: str, participants: Sequence[SyntheticParticipant], *, metadata: str = ""
+        self,
+        room: str,
+        participants: Sequence[SyntheticParticipant],
+        *,
+        metadata: str = "",
+        publish: bool = True,
+        access: ServerAccess | None = None,
+        agent_name: str | None = None,
     ) -> None:
-        """Dispatch the agent to ``room``; the participants join and publish, and stay."""
+        """Dispatch the agent to ``room``; the participants join and publish, and stay.
+
+        Args:
+            room: The room, created with the dispatch.
+            participants: Who joins it.
+            metadata: The dispatch's metadata.
+            publish: False: the participants only join (the cheapest occupied room).
+            access: The server whose API creates the room and the dispatch (a cluster node),
+                by default the one given to the constructor.
+            agent_name: The agent to dispatch, by default the constructor's.
+        """
 
         async def _open() -> None:
-            await create_dispatch(self.access, room, self.agent_name, metadata)
-            await asyncio.gather(*(self._join(p) for p in participants))
+            agent = agent_name or self.agent_name
+            await create_dispatch(access or self.access, room, agent, metadata)
+            await asyncio.gather(*(self._join(p, publish) for p in participants))
 
         self._participants.setdefault(room, []).extend(participants)
         self._run(_open())
 
     @staticmethod
-    async def _join(participant: SyntheticParticipant) -> None:
+    async def _join(participant: SyntheticParticipant, publish: bool) -> None:
         await participant.join()
-        await participant.publish()
+        if publish:
+            await participant.publish()
 
     def leave(self, room: str) -> None:
         """Every participant of ``room`` unpublishes and leaves."""

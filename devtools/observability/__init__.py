@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import livekit_server, room_inspection, rules, voice_pipeline, worker_overview
+from . import fleet, livekit_server, room_inspection, rules, voice_pipeline, worker_overview
 from .panels import render
 from .readme import update_readme
 
@@ -24,6 +24,9 @@ GENERATED: dict[str, Callable[[], str]] = {
     "dashboards/voice-pipeline.json": lambda: render(voice_pipeline.build()),
     "deploy/prometheus/rules/recording.yml": rules.render_recording,
     "deploy/prometheus/rules/alerts.yml": rules.render_alerts,
+    # the fleet: many workers on a LiveKit cluster
+    "dashboards/fleet.json": lambda: render(fleet.build()),
+    "deploy/prometheus/rules/fleet.yml": fleet.render_fleet_alerts,
 }
 """Generated files (relative to the repository root) and how each is produced."""
 

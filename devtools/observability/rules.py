@@ -22,6 +22,7 @@ __all__ = [
     "RECORDING_RULES",
     "AlertRule",
     "RecordingRule",
+    "render_alert_group",
     "render_alerts",
     "render_recording",
 ]
@@ -308,13 +309,18 @@ def render_recording() -> str:
 
 def render_alerts() -> str:
     """``deploy/prometheus/rules/alerts.yml``."""
-    out = [
-        "# Alerting rules for livekit-agent-worker; each description is a short runbook. "
-        "Tested by tests/alerts_test.yml.\n",
-        _GENERATED,
-        "groups:\n  - name: agent-worker.alerts\n    rules:\n",
-    ]
-    for i, rule in enumerate(ALERTS):
+    return render_alert_group(
+        "agent-worker.alerts",
+        "Alerting rules for livekit-agent-worker; each description is a short runbook. "
+        "Tested by tests/alerts_test.yml.",
+        ALERTS,
+    )
+
+
+def render_alert_group(group: str, header: str, alerts: tuple[AlertRule, ...]) -> str:
+    """A rule file of one alert group, headed by the one-line comment ``header``."""
+    out = [f"# {header}\n", _GENERATED, f"groups:\n  - name: {group}\n    rules:\n"]
+    for i, rule in enumerate(alerts):
         out.append("\n" if i else "")
         out.append(f"      - alert: {rule.alert}\n")
         out.append(_scalar("expr", rule.expr, 8))

@@ -40,6 +40,7 @@ EXPECTED_UIDS = {
     "room-inspection.json": "lk-room-inspection",
     "livekit-server.json": "lk-livekit-server",
     "voice-pipeline.json": "lk-voice-pipeline",
+    "fleet.json": "lk-worker-fleet",
 }
 
 # ------------------------------------------------------------------------------ fixtures
