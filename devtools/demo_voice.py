@@ -101,10 +101,16 @@ async def running_fakes(
 
 
 async def converse_in_room(
-    access: ServerAccess, room: str, agent_name: str, *, turn_timeout: float = 30.0
+    access: ServerAccess,
+    room: str,
+    agent_name: str,
+    *,
+    turn_timeout: float = 30.0,
+    linger: float = 0.0,
 ) -> list[Exchange]:
     """Dispatch the agent to ``room`` and hold the scripted conversation with it: three
-    turns, an interruption over the third reply, and the reply to the interruption."""
+    turns, an interruption over the third reply, and the reply to the interruption; then
+    stay ``linger`` seconds before leaving, as a person does who does not hang up at once."""
     if agent_name:
         await create_dispatch(access, room, agent_name)
     else:  # automatic dispatch: creating the room is enough
@@ -117,7 +123,9 @@ async def converse_in_room(
     try:
         # the agent's session listens once its audio track is up
         await person.agent_track_ready(turn_timeout)
-        return await person.converse(clips, interruption, turn_timeout=turn_timeout)
+        exchanges = await person.converse(clips, interruption, turn_timeout=turn_timeout)
+        await asyncio.sleep(linger)
+        return exchanges
     finally:
         await person.leave()
 

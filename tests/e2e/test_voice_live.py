@@ -90,7 +90,11 @@ async def _conversation(
     async with running_fakes(ports, llm_ttft=LLM_TTFT, tts_ttfb=TTS_TTFB, stt_final=STT_FINAL):
         poller = asyncio.create_task(_scrape_while(worker, done, scrapes))
         try:
-            return await asyncio.wait_for(converse_in_room(access, room, AGENT_NAME), 180)
+            # the person stays past two scrapes after the last reply, so the last turn is
+            # seen on /metrics while the session still runs, as every other turn is
+            return await asyncio.wait_for(
+                converse_in_room(access, room, AGENT_NAME, linger=1.5), 180
+            )
         finally:
             done.set()
             await poller
