@@ -44,11 +44,12 @@ def _trace_of(collector: OtelCollector, room: str) -> tuple[list[Span], list[Spa
 
 def _the_one_trace(collector: OtelCollector, room: str) -> list[Span]:
     """The room's trace once its job ended; asserts there is one (one job, one trace)."""
-    roots, trace = wait_until(
+    ended: tuple[list[Span], list[Span]] = wait_until(
         lambda: (found := _trace_of(collector, room)) and "job_shutdown" in str(found[1]) and found,
         20,
         what="the room's trace",
     )
+    roots, trace = ended
     assert len(roots) == 1  # one job, one trace
     return trace
 
