@@ -44,10 +44,8 @@ def traced_worker(
 ) -> WorkerProcess:
     """The worker, registered as ``AGENT_NAME`` on ``livekit``, exporting its spans to
     ``collector``; ``env``: more of its variables."""
-    return WorkerProcess(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
+    return WorkerProcess.serving(
+        livekit,
         work,
         env={
             "AGENT_NAME": AGENT_NAME,
