@@ -11,18 +11,15 @@ itself failed (its servers' and workers' logs are then kept and their directory 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
 from pathlib import Path
 
 from bench.config import FULL, QUICK
 from bench.progress import Progress
+from bench.published import RESULTS_DIR, write_results
 from bench.report import embed, render_markdown
 from bench.run import run_bench
-
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-README = RESULTS_DIR.parent.parent / "README.md"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -52,13 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         say(f"bench failed: {type(error).__name__}: {error}; logs kept in {work_dir}")
         raise SystemExit(1) from error
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
-    markdown = render_markdown(results)
-    (out / "latest.md").write_text(markdown)
-    if out.resolve() == RESULTS_DIR:
-        README.write_text(embed(markdown, README.read_text()))
-    print(markdown)
+    write_results(out, "latest", results, render_markdown, embed)
     for target in results["targets"]:
         limit = f"{target['op']} {target['limit']:g}"
         say(f"{target['verdict']}: {target['name']} = {target['value']} ({limit})")

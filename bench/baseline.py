@@ -3,7 +3,7 @@
 ``python -m bench.baseline dev|start`` runs an ``AgentServer`` through the SDK's own
 ``cli.run_app``, with the SDK's own logging, and without the project: no settings module,
 no telemetry, no logging setup, no room handlers, no metrics endpoint (it imports only the
-two log markers of ``bench.markers``). Its job
+two log markers of ``bench.markers`` and the SDK-only ``bench.bare_server``). Its job
 behaves as the worker's does: prewarm loads the Silero VAD (the worker's prewarm does too),
 the entrypoint connects to the room and the job ends when the last remote participant
 leaves. It logs one line when the entrypoint starts and one when the room is connected,
@@ -21,32 +21,16 @@ import os
 # prometheus_client picks its mode at import: the bare worker keeps the SDK's default
 os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
-from livekit import rtc
-from livekit.agents import AgentServer, JobContext, JobProcess, cli
-from livekit.plugins import silero
+from livekit.agents import JobContext, cli
 
+from bench.bare_server import bare_server, end_when_empty
 from bench.markers import BARE_CONNECTED, BARE_ENTRYPOINT
 
 __all__ = ["server"]
 
 logger = logging.getLogger("bench.baseline")
 
-server = AgentServer(
-    num_idle_processes=int(os.environ.get("WORKER_NUM_IDLE_PROCESSES", "3")),
-    # the worker's values for what both share
-    initialize_process_timeout=30.0,
-    host="127.0.0.1",
-    port=int(os.environ.get("HEALTH_PORT", "0")),
-    log_level=os.environ.get("LOG_LEVEL", "INFO"),
-)
-
-
-def prewarm(proc: JobProcess) -> None:
-    """Load what the worker's prewarm loads for its jobs."""
-    proc.userdata["vad"] = silero.VAD.load()
-
-
-server.setup_fnc = prewarm
+server = bare_server()
 
 
 @server.rtc_session(agent_name=os.environ.get("AGENT_NAME", ""))
@@ -55,12 +39,7 @@ async def entrypoint(ctx: JobContext) -> None:
     logger.info("%s: %s", BARE_ENTRYPOINT, ctx.job.room.name)
     await ctx.connect()
     logger.info("%s: %s", BARE_CONNECTED, ctx.job.room.name)
-
-    def end_when_empty(_participant: rtc.RemoteParticipant) -> None:
-        if not ctx.room.remote_participants:
-            ctx.shutdown(reason="room empty")
-
-    ctx.room.on("participant_disconnected", end_when_empty)
+    end_when_empty(ctx)
 
 
 if __name__ == "__main__":

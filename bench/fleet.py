@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import tempfile
 import time
@@ -36,14 +35,12 @@ from bench.fleet_report import embed_fleet, render_fleet
 from bench.load import agent_joined_at
 from bench.machine import describe_machine
 from bench.progress import Progress
+from bench.published import RESULTS_DIR, write_results
 from bench.stats import summarize
 from devtools.harness import LiveKitCluster, WorkerFleet
 from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch
 
 __all__ = ["SETUPS", "main", "run_fleet_bench"]
-
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-README = RESULTS_DIR.parent.parent / "README.md"
 
 AGENT_NAME = "bench-fleet"
 MAX_JOBS = 8
@@ -177,13 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         say(f"fleet bench failed: {type(error).__name__}: {error}; logs kept in {work_dir}")
         return 1
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "fleet.json").write_text(json.dumps(results, indent=2) + "\n")
-    markdown = render_fleet(results)
-    (out / "fleet.md").write_text(markdown)
-    if out.resolve() == RESULTS_DIR:
-        README.write_text(embed_fleet(markdown, README.read_text()))
-    print(markdown)
+    write_results(out, "fleet", results, render_fleet, embed_fleet)
     shutil.rmtree(work_dir, ignore_errors=True)
     say(f"done in {results['duration_s'] / 60:.1f} min; wrote {out / 'fleet.json'} and fleet.md")
     return 0

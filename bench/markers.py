@@ -3,7 +3,7 @@
 The project's worker logs ``worker.log_messages.JOB_RECEIVED`` and ``CONNECTED_TO_ROOM``
 (``<line>: <room>``) when its entrypoint starts and once ``ctx.connect()`` returned; the
 bare baseline logs the lines below at the same two points. Kept apart so the baseline
-imports nothing else.
+imports nothing of the worker.
 """
 
 from __future__ import annotations

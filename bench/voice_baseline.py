@@ -14,31 +14,16 @@ import os
 # prometheus_client picks its mode at import: the bare worker keeps the SDK's default
 os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
-from livekit import rtc
-from livekit.agents import AgentServer, JobContext, JobProcess, cli
+from livekit.agents import JobContext, cli
 from livekit.agents.voice import Agent
-from livekit.plugins import silero
 
+from bench.bare_server import bare_server, end_when_empty
 from worker.settings import RuntimeSettings
 from worker.voice import build_plugins, build_session
 
 __all__ = ["server"]
 
-server = AgentServer(
-    num_idle_processes=int(os.environ.get("WORKER_NUM_IDLE_PROCESSES", "3")),
-    initialize_process_timeout=30.0,
-    host="127.0.0.1",
-    port=int(os.environ.get("HEALTH_PORT", "0")),
-    log_level=os.environ.get("LOG_LEVEL", "INFO"),
-)
-
-
-def prewarm(proc: JobProcess) -> None:
-    """Load the VAD, as the worker's prewarm does."""
-    proc.userdata["vad"] = silero.VAD.load()
-
-
-server.setup_fnc = prewarm
+server = bare_server()
 
 
 @server.rtc_session(agent_name=os.environ.get("AGENT_NAME", ""))
@@ -46,12 +31,7 @@ async def entrypoint(ctx: JobContext) -> None:
     """Connect, start the same voice session as the worker, end when the room empties."""
     settings = RuntimeSettings()
     await ctx.connect()
-
-    def end_when_empty(_participant: rtc.RemoteParticipant) -> None:
-        if not ctx.room.remote_participants:
-            ctx.shutdown(reason="room empty")
-
-    ctx.room.on("participant_disconnected", end_when_empty)
+    end_when_empty(ctx)
     session = build_session(build_plugins(settings), ctx.proc.userdata["vad"])
     await session.start(agent=Agent(instructions=settings.VOICE_INSTRUCTIONS), room=ctx.room)
 

@@ -18,6 +18,7 @@ from livekit import api
 
 from worker.settings import RuntimeSettings, settings_or_exit
 
+from .demo_cli import configured_access, run_or_report
 from .synthetic import ServerAccess, SyntheticParticipant, create_dispatch
 
 __all__ = ["main", "run_demo"]
@@ -46,11 +47,7 @@ async def run_demo(
     rooms: int, participants: int, seconds: float, settings: RuntimeSettings
 ) -> None:
     """Run ``rooms`` rooms concurrently, each for ``seconds``, on the server of ``settings``."""
-    access = ServerAccess(
-        settings.LIVEKIT_URL,
-        settings.LIVEKIT_API_KEY,
-        settings.LIVEKIT_API_SECRET.get_secret_value(),
-    )
+    access = configured_access(settings)
     names = [f"demo-{uuid.uuid4().hex[:8]}" for _ in range(rooms)]
     print(f"demo traffic: {rooms} room(s) on {settings.LIVEKIT_URL} for {seconds:g}s")
     await asyncio.wait_for(
@@ -72,12 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: 1-{_MAX_ROOMS} rooms for at most {_MAX_SECONDS}s", file=sys.stderr)
         return 2
     settings = settings_or_exit()
-    try:
-        asyncio.run(run_demo(args.rooms, args.participants, args.seconds, settings))
-    except (OSError, TimeoutError, api.TwirpError) as error:
-        print(f"error: demo traffic failed: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_or_report(
+        run_demo(args.rooms, args.participants, args.seconds, settings), "demo traffic"
+    )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from livekit import api
 
 from worker.settings import settings_or_exit
 
+from .demo_cli import configured_access, run_or_report
 from .fakes import FakeCartesia, FakeDeepgram, FakeLLM, LLMConfig, STTConfig, TTSConfig
 from .speaking import Exchange, SpeakingParticipant
 from .speech import speak
@@ -160,17 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: 1-5 rooms for at most 600s", file=sys.stderr)
         return 2
     settings = settings_or_exit()
-    access = ServerAccess(
-        settings.LIVEKIT_URL,
-        settings.LIVEKIT_API_KEY,
-        settings.LIVEKIT_API_SECRET.get_secret_value(),
-    )
-    try:
-        asyncio.run(_demo(access, args.rooms, settings.AGENT_NAME, args.seconds))
-    except (OSError, TimeoutError, api.TwirpError) as error:
-        print(f"error: voice demo failed: {error}", file=sys.stderr)
-        return 1
-    return 0
+    access = configured_access(settings)
+    return run_or_report(_demo(access, args.rooms, settings.AGENT_NAME, args.seconds), "voice demo")
 
 
 if __name__ == "__main__":

@@ -116,17 +116,8 @@ ensure_livekit() {
 ocb_bin() { echo "$CACHE_ROOT/ocb/$OCB_VERSION/ocb"; }
 
 install_ocb_locked() {
-    local dir bin tmp go
-    bin=$(ocb_bin)
-    dir=$(dirname "$bin")
-    [[ -x $bin ]] && return 0
-    go=$(find_go)
-    BUILD_TMP=$(new_build_dir "$dir")
-    tmp=$BUILD_TMP
-    trap cleanup_build_tmp EXIT
-    log "installing ocb $OCB_VERSION"
-    GOBIN="$tmp" "$go" install "go.opentelemetry.io/collector/cmd/builder@$OCB_VERSION" >&2
-    mv -f "$tmp/builder" "$bin"
+    go_install_locked "$(ocb_bin)" ocb "$OCB_VERSION" version \
+        "go.opentelemetry.io/collector/cmd/builder@$OCB_VERSION"
 }
 
 otelcol_bin() {

@@ -130,17 +130,15 @@ class RuntimeSettings(BaseSettings):
     OPENAI_API_KEY: SecretStr | None = None
     CARTESIA_API_KEY: SecretStr | None = None
 
-    @field_validator("LIVEKIT_URL", "PLATFORM_API_URL")
+    @field_validator(
+        "LIVEKIT_URL",
+        "PLATFORM_API_URL",
+        "VOICE_STT_BASE_URL",
+        "VOICE_LLM_BASE_URL",
+        "VOICE_TTS_BASE_URL",
+    )
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parsed = urlparse(value)
-        if parsed.scheme not in _URL_SCHEMES or not parsed.netloc:
-            raise ValueError(f"must be a {'/'.join(_URL_SCHEMES)} URL with a host, got {value!r}")
-        return value
-
-    @field_validator("VOICE_STT_BASE_URL", "VOICE_LLM_BASE_URL", "VOICE_TTS_BASE_URL")
-    @classmethod
-    def _check_provider_url(cls, value: str) -> str:
         parsed = urlparse(value)
         if parsed.scheme not in _URL_SCHEMES or not parsed.netloc:
             raise ValueError(f"must be a {'/'.join(_URL_SCHEMES)} URL with a host, got {value!r}")

@@ -28,7 +28,9 @@ class FakeRoom:
         """Unregisters ``handler``."""
         # A new list: an ``emit`` under way (the handler may unregister itself) keeps
         # iterating the old one, and ``emit`` needs no copy (the micro-benchmark times it).
-        self.handlers[event] = [h for h in self.handlers[event] if h is not handler]
+        # Equality, not identity, as the SDK's emitter: a bound method is a new object at
+        # each access.
+        self.handlers[event] = [h for h in self.handlers[event] if h != handler]
 
     def emit(self, event: str, *args: Any) -> None:
         """Calls every handler of ``event``; a handler may unregister itself meanwhile."""

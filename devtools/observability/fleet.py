@@ -177,23 +177,13 @@ def _per_worker() -> list[PanelBuilder]:
 
 def build() -> dash_b.Dashboard:
     """The Fleet dashboard."""
-    return (
-        dashboard(
-            UID,
-            "LiveKit Agent Worker - Fleet",
-            "Many workers on a LiveKit cluster: registration, jobs, load and idle processes "
-            "per worker, capacity headroom, dispatch spread and failures.",
-            [*_stats(), *_per_worker()],
-        )
-        .with_variable(variables.datasource())
-        .with_variable(variables.agent_name())
-        .with_variable(
-            variables.instance(
-                f'{c.BUILD_INFO.name}{{agent_name=~"$agent_name"}}',
-                "Worker",
-                "Worker scrape targets (host:port) running the selected agents.",
-            )
-        )
+    return dashboard(
+        UID,
+        "LiveKit Agent Worker - Fleet",
+        "Many workers on a LiveKit cluster: registration, jobs, load and idle processes "
+        "per worker, capacity headroom, dispatch spread and failures.",
+        [*_stats(), *_per_worker()],
+        variables.for_workers(),
     )
 
 

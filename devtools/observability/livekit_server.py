@@ -276,22 +276,20 @@ def _sessions() -> list[PanelBuilder]:
 def build() -> dash_b.Dashboard:
     """The LiveKit Server dashboard."""
     panels = [*_stats(), *_traffic(), *_loss(), *_latency(), *_sessions()]
-    return (
-        dashboard(
-            UID,
-            "LiveKit Server",
-            "The LiveKit SFU the agents connect to: rooms, participants, tracks, packets, "
-            "bandwidth, loss, RTCP feedback, jitter/RTT and join health, from livekit-server's "
-            "Prometheus endpoint.",
-            panels,
-        )
-        .with_variable(variables.datasource())
-        .with_variable(variables.agent_name())
-        .with_variable(
+    return dashboard(
+        UID,
+        "LiveKit Server",
+        "The LiveKit SFU the agents connect to: rooms, participants, tracks, packets, "
+        "bandwidth, loss, RTCP feedback, jitter/RTT and join health, from livekit-server's "
+        "Prometheus endpoint.",
+        panels,
+        [
+            variables.datasource(),
+            variables.agent_name(),
             variables.instance(
                 _m("livekit_room_total"),
                 "LiveKit node",
                 "livekit-server scrape targets (host:port of its Prometheus port).",
-            )
-        )
+            ),
+        ],
     )

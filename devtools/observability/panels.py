@@ -194,9 +194,14 @@ def stat_panel(
 
 
 def dashboard(
-    uid: str, title: str, description: str, panels: Sequence[PanelBuilder]
+    uid: str,
+    title: str,
+    description: str,
+    panels: Sequence[PanelBuilder],
+    template_variables: Sequence[cogbuilder.Builder[dm.VariableModel]] = (),
 ) -> dash_b.Dashboard:
-    """A dashboard with the project's common settings; panel ids follow ``panels``' order."""
+    """A dashboard with the project's common settings; panel ids follow ``panels``' order,
+    the template variables ``template_variables``' order."""
     board = (
         dash_b.Dashboard(title)
         .uid(uid)
@@ -232,6 +237,8 @@ def dashboard(
     for panel_id, panel in enumerate(panels, start=1):
         panel_with_id: Any = panel
         board.with_panel(panel_with_id.id(panel_id))
+    for variable in template_variables:
+        board.with_variable(variable)
     return board
 
 

@@ -238,33 +238,21 @@ def _conversation_panels() -> list[PanelBuilder]:
 
 def build() -> dash_b.Dashboard:
     """The Room inspection dashboard."""
-    return (
-        dashboard(
-            UID,
-            "LiveKit Agent Worker - Room inspection",
-            "One room through its traces: the jobs that served it, participant and track "
-            "timeline, lifecycle spans, the voice conversation turn by turn and the full "
-            "trace, searched by room SID (or room name where PII is allowed).",
-            [_how_to(), *_trace_panels(), *_metric_panels(), *_conversation_panels()],
-        )
-        .with_variable(variables.datasource())
-        .with_variable(variables.agent_name())
-        .with_variable(
-            variables.instance(
-                f'{c.BUILD_INFO.name}{{agent_name=~"$agent_name"}}',
-                "Worker",
-                "Worker scrape targets (host:port) running the selected agents.",
-            )
-        )
-        .with_variable(
-            variables.textbox("room_sid", "Room SID", "LiveKit room SID (RM_...) to inspect.")
-        )
-        .with_variable(
+    return dashboard(
+        UID,
+        "LiveKit Agent Worker - Room inspection",
+        "One room through its traces: the jobs that served it, participant and track "
+        "timeline, lifecycle spans, the voice conversation turn by turn and the full "
+        "trace, searched by room SID (or room name where PII is allowed).",
+        [_how_to(), *_trace_panels(), *_metric_panels(), *_conversation_panels()],
+        [
+            *variables.for_workers(),
+            variables.textbox("room_sid", "Room SID", "LiveKit room SID (RM_...) to inspect."),
             variables.textbox(
                 "room_name",
                 "Room name (PII)",
                 "Room name; searches lk.pii.room_name. Use only where PII may be shown.",
-            )
-        )
-        .with_variable(variables.textbox("trace_id", "Trace ID", "Trace shown in the Trace panel."))
+            ),
+            variables.textbox("trace_id", "Trace ID", "Trace shown in the Trace panel."),
+        ],
     )

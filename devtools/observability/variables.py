@@ -9,7 +9,7 @@ from telemetry.catalogue import BUILD_INFO
 
 from .panels import PROMETHEUS
 
-__all__ = ["agent_name", "datasource", "instance", "textbox"]
+__all__ = ["agent_name", "datasource", "for_workers", "instance", "textbox"]
 
 
 def datasource() -> dash_b.DatasourceVariable:
@@ -69,3 +69,16 @@ def textbox(name: str, label: str, description: str) -> dash_b.TextBoxVariable:
         .current(dm.VariableOption(selected=False, text="", value=""))
         .hide(dm.VariableHide.DONT_HIDE)
     )
+
+
+def for_workers() -> list[dash_b.DatasourceVariable | dash_b.QueryVariable]:
+    """The variables of a dashboard over the workers: datasource, agent name, worker."""
+    return [
+        datasource(),
+        agent_name(),
+        instance(
+            f'{BUILD_INFO.name}{{agent_name=~"$agent_name"}}',
+            "Worker",
+            "Worker scrape targets (host:port) running the selected agents.",
+        ),
+    ]

@@ -231,24 +231,12 @@ def _price(name: str, label: str, default: str) -> dash_b.TextBoxVariable:
 
 def build() -> dash_b.Dashboard:
     """The Voice pipeline dashboard."""
-    board = (
-        dashboard(
-            UID,
-            "LiveKit Agent Worker - Voice pipeline",
-            "Per-turn latency by stage (with trace exemplars), the end-to-end SLO, turns and "
-            "interruptions, provider errors, usage and estimated cost by provider and model.",
-            [*_stats(), *_latency(), *_turns(), *_usage()],
-        )
-        .with_variable(variables.datasource())
-        .with_variable(variables.agent_name())
-        .with_variable(
-            variables.instance(
-                f'{c.BUILD_INFO.name}{{agent_name=~"$agent_name"}}',
-                "Worker",
-                "Worker scrape targets (host:port) running the selected agents.",
-            )
-        )
+    prices = [_price(name, label, default) for name, (label, default) in PRICES.items()]
+    return dashboard(
+        UID,
+        "LiveKit Agent Worker - Voice pipeline",
+        "Per-turn latency by stage (with trace exemplars), the end-to-end SLO, turns and "
+        "interruptions, provider errors, usage and estimated cost by provider and model.",
+        [*_stats(), *_latency(), *_turns(), *_usage()],
+        [*variables.for_workers(), *prices],
     )
-    for name, (label, default) in PRICES.items():
-        board = board.with_variable(_price(name, label, default))
-    return board

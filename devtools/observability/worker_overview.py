@@ -380,22 +380,12 @@ def _rooms() -> list[PanelBuilder]:
 def build() -> dash_b.Dashboard:
     """The Overview dashboard."""
     panels = [*_stats(), _workers_table(), *_jobs(), *_dispatch(), *_processes(), *_rooms()]
-    return (
-        dashboard(
-            UID,
-            "LiveKit Agent Worker - Overview",
-            "Fleet view of the agent workers: registration, jobs, dispatch latency (with trace "
-            "exemplars), participants and tracks, process pool, event-loop lag, telemetry "
-            "health.",
-            panels,
-        )
-        .with_variable(variables.datasource())
-        .with_variable(variables.agent_name())
-        .with_variable(
-            variables.instance(
-                f'{c.BUILD_INFO.name}{{agent_name=~"$agent_name"}}',
-                "Worker",
-                "Worker scrape targets (host:port) running the selected agents.",
-            )
-        )
+    return dashboard(
+        UID,
+        "LiveKit Agent Worker - Overview",
+        "Fleet view of the agent workers: registration, jobs, dispatch latency (with trace "
+        "exemplars), participants and tracks, process pool, event-loop lag, telemetry "
+        "health.",
+        panels,
+        variables.for_workers(),
     )

@@ -8,7 +8,8 @@ queries (``label_values(...)``) come from ``iter_variable_queries`` as plain ser
 
 ``check_promql_syntax`` parses expressions with ``promtool`` (found by
 ``devtools.harness.find_promtool``), and ``metric_names`` lists the metric names an
-expression reads.
+expression reads. ``promtool_ok`` runs one promtool command in ``deploy/prometheus`` and
+``load_yaml`` reads a config or rule file, for the deploy tests.
 """
 
 from __future__ import annotations
@@ -346,6 +347,19 @@ def metric_names(expr: str) -> set[str]:
             continue
         names.add(name)
     return names
+
+
+def load_yaml(path: Path) -> Any:
+    """The YAML document at ``path``."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def promtool_ok(*args: str) -> str:
+    """promtool's output for ``args``, run in ``deploy/prometheus``; asserts it succeeded."""
+    result = run_promtool(*args, cwd=PROMETHEUS_DIR)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    return output
 
 
 def check_promql_syntax(exprs: Sequence[str]) -> dict[str, str]:

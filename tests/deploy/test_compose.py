@@ -12,9 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
-from .promql import PROMETHEUS_DIR, REPO_ROOT
+from .promql import PROMETHEUS_DIR, REPO_ROOT, load_yaml
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -42,10 +41,6 @@ EXPECTED_IMAGES = {
     "grafana/tempo": r"\d+\.\d+\.\d+",
     "grafana/grafana": r"\d+\.\d+\.\d+",
 }
-
-
-def load_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from devtools.harness import find_promtool, run_promtool
+from devtools.harness import find_promtool
 
 from .promql import (
     DASHBOARDS_DIR,
@@ -22,7 +21,9 @@ from .promql import (
     iter_panel_queries,
     iter_recording_rules,
     known_series_names,
+    load_yaml,
     metric_names,
+    promtool_ok,
 )
 
 CONFIG = PROMETHEUS_DIR / "prometheus.yml"
@@ -33,19 +34,10 @@ UNIT_TESTS = PROMETHEUS_DIR / "tests" / "alerts_test.yml"
 SEVERITIES = {"critical", "warning", "info"}
 
 
-def load(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
 def alert_rules() -> list[dict[str, Any]]:
-    return [rule for group in load(ALERTS)["groups"] for rule in group["rules"] if "alert" in rule]
-
-
-def promtool_ok(*args: str) -> str:
-    result = run_promtool(*args, cwd=PROMETHEUS_DIR)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    return output
+    return [
+        rule for group in load_yaml(ALERTS)["groups"] for rule in group["rules"] if "alert" in rule
+    ]
 
 
 def test_promtool_is_installed() -> None:
@@ -54,7 +46,7 @@ def test_promtool_is_installed() -> None:
 
 def test_config_is_valid() -> None:
     output = promtool_ok("check", "config", str(CONFIG))
-    assert f"{len(load(CONFIG)['rule_files'])} rule files found" in output
+    assert f"{len(load_yaml(CONFIG)['rule_files'])} rule files found" in output
 
 
 def test_rule_files_are_valid() -> None:
@@ -67,14 +59,14 @@ def test_rule_unit_tests_pass() -> None:
 
 
 def test_config_loads_every_rule_file() -> None:
-    listed = {(PROMETHEUS_DIR / f).resolve() for f in load(CONFIG)["rule_files"]}
+    listed = {(PROMETHEUS_DIR / f).resolve() for f in load_yaml(CONFIG)["rule_files"]}
     assert listed == {p.resolve() for p in RULES_DIR.glob("*.yml")}
-    tested = {(UNIT_TESTS.parent / f).resolve() for f in load(UNIT_TESTS)["rule_files"]}
+    tested = {(UNIT_TESTS.parent / f).resolve() for f in load_yaml(UNIT_TESTS)["rule_files"]}
     assert tested == listed
 
 
 def test_scrape_jobs() -> None:
-    jobs = {job["job_name"]: job for job in load(CONFIG)["scrape_configs"]}
+    jobs = {job["job_name"]: job for job in load_yaml(CONFIG)["scrape_configs"]}
     assert {"agent-worker", "livekit-server", "otel-collector", "tempo"} <= set(jobs)
     worker = jobs["agent-worker"]
     static = [t for sc in worker["static_configs"] for t in sc["targets"]]
@@ -108,7 +100,7 @@ def test_the_required_alerts_exist() -> None:
 def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
     firing: set[str] = set()
     quiet: set[str] = set()
-    for case in load(UNIT_TESTS)["tests"]:
+    for case in load_yaml(UNIT_TESTS)["tests"]:
         for check in case.get("alert_rule_test") or []:
             (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
     names = {rule["alert"] for rule in alert_rules()}
@@ -120,7 +112,7 @@ def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
 def test_every_recording_rule_is_unit_tested() -> None:
     tested = {
         check["expr"].strip()
-        for case in load(UNIT_TESTS)["tests"]
+        for case in load_yaml(UNIT_TESTS)["tests"]
         for check in case.get("promql_expr_test") or []
     }
     records = {rule.record for rule in iter_recording_rules()}
@@ -128,7 +120,7 @@ def test_every_recording_rule_is_unit_tested() -> None:
 
 
 def test_firing_cases_check_labels_and_annotations() -> None:
-    for case in load(UNIT_TESTS)["tests"]:
+    for case in load_yaml(UNIT_TESTS)["tests"]:
         for check in case.get("alert_rule_test") or []:
             for alert in check.get("exp_alerts") or []:
                 assert alert["exp_labels"].get("severity"), case["name"]
@@ -139,7 +131,7 @@ def test_firing_cases_check_labels_and_annotations() -> None:
 def test_rules_read_only_metrics_that_exist(kind: str) -> None:
     known = known_series_names()
     for path in (RECORDING, ALERTS):
-        for group in load(path)["groups"]:
+        for group in load_yaml(path)["groups"]:
             for rule in group["rules"]:
                 if kind in rule:
                     assert metric_names(str(rule["expr"])) <= known, rule[kind]

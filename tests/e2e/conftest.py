@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from devtools.harness import LiveKitServer, OtelCollector
+from devtools.demo_voice import FakePorts
+from devtools.harness import LiveKitServer, OtelCollector, WorkerProcess
 from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch
 
 AGENT_NAME = "e2e-agent"
@@ -36,6 +37,39 @@ def access(livekit: LiveKitServer) -> ServerAccess:
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OtelCollector]:
     with OtelCollector(tmp_path_factory.mktemp("collector")) as running:
         yield running
+
+
+def traced_worker(
+    livekit: LiveKitServer, collector: OtelCollector, work: Path, **env: str
+) -> WorkerProcess:
+    """The worker, registered as ``AGENT_NAME`` on ``livekit``, exporting its spans to
+    ``collector``; ``env``: more of its variables."""
+    return WorkerProcess.serving(
+        livekit,
+        work,
+        env={
+            "AGENT_NAME": AGENT_NAME,
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http_endpoint,
+            **env,
+        },
+    )
+
+
+def voice_worker(
+    livekit: LiveKitServer, collector: OtelCollector, work: Path, ports: FakePorts, **env: str
+) -> WorkerProcess:
+    """A :func:`traced_worker` with the voice pipeline on the provider fakes at ``ports``,
+    logging JSON, without PII."""
+    return traced_worker(
+        livekit,
+        collector,
+        work,
+        **ports.worker_env(),
+        ALLOW_PII="false",
+        LOG_FORMAT="json",
+        **env,
+    )
 
 
 def room_name(prefix: str = "room") -> str:

@@ -19,32 +19,14 @@ from devtools.harness import (
     LiveRooms,
     OtelCollector,
     Span,
-    WorkerProcess,
     wait_until,
 )
 from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch
 
-from .conftest import AGENT_NAME, room_name
+from .conftest import AGENT_NAME, room_name, traced_worker
 
 _WAVES = 4
 _WAVE_SIZE = 10
-
-
-def _worker(
-    livekit: LiveKitServer, collector: OtelCollector, work_dir: Path, grace: float
-) -> WorkerProcess:
-    return WorkerProcess(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
-        work_dir,
-        env={
-            "AGENT_NAME": AGENT_NAME,
-            "AGENT_DEPARTURE_TIMEOUT": str(grace),
-            "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http_endpoint,
-        },
-    )
 
 
 def _trace_of(collector: OtelCollector, room: str) -> tuple[list[Span], list[Span]]:
@@ -58,6 +40,18 @@ def _trace_of(collector: OtelCollector, room: str) -> tuple[list[Span], list[Spa
     if not roots:
         return [], []
     return roots, [s for s in spans if s["trace_id"] == roots[0]["trace_id"]]
+
+
+def _the_one_trace(collector: OtelCollector, room: str) -> list[Span]:
+    """The room's trace once its job ended; asserts there is one (one job, one trace)."""
+    ended: tuple[list[Span], list[Span]] = wait_until(
+        lambda: (found := _trace_of(collector, room)) and "job_shutdown" in str(found[1]) and found,
+        20,
+        what="the room's trace",
+    )
+    roots, trace = ended
+    assert len(roots) == 1  # one job, one trace
+    return trace
 
 
 def _participants(trace: list[Span]) -> list[str]:
@@ -88,7 +82,7 @@ def test_a_participant_back_after_3s_finds_the_same_agent_and_an_empty_room_ends
 ) -> None:
     grace = 8.0
     room = room_name("rejoin")
-    with _worker(livekit, collector, tmp_path, grace) as worker:
+    with traced_worker(livekit, collector, tmp_path, AGENT_DEPARTURE_TIMEOUT=str(grace)) as worker:
 
         async def leave_and_come_back() -> tuple[str, str, float]:
             await create_dispatch(access, room, AGENT_NAME)
@@ -109,12 +103,7 @@ def test_a_participant_back_after_3s_finds_the_same_agent_and_an_empty_room_ends
     output = worker.output()
     assert len(re.findall(rf"Job received for room: {re.escape(room)} ", output)) == 1
     assert "Participant joined the empty room; the agent stays" in output
-    roots, trace = wait_until(
-        lambda: (found := _trace_of(collector, room)) and "job_shutdown" in str(found[1]) and found,
-        20,
-        what="the room's trace",
-    )
-    assert len(roots) == 1  # one job, one trace
+    trace = _the_one_trace(collector, room)
     assert _participants(trace) == ["ann", "ann"]
     assert {"job_entrypoint", "job_shutdown"} <= {s["name"] for s in trace}
     print(f"\nrejoin after 3s: same agent; the empty room ended the job after {empty_for:.1f}s")
@@ -129,7 +118,7 @@ def test_forty_participants_churning_in_waves_are_served_by_one_job(
     grace = 2.0
     room = room_name("churn")
     identities = [f"w{wave}-p{i}" for wave in range(_WAVES) for i in range(_WAVE_SIZE)]
-    with _worker(livekit, collector, tmp_path, grace) as worker:
+    with traced_worker(livekit, collector, tmp_path, AGENT_DEPARTURE_TIMEOUT=str(grace)) as worker:
 
         async def waves() -> float:
             await create_dispatch(access, room, AGENT_NAME)
@@ -148,12 +137,7 @@ def test_forty_participants_churning_in_waves_are_served_by_one_job(
     assert "reason: room empty" in line
     output = worker.output()
     assert len(re.findall(rf"Job received for room: {re.escape(room)} ", output)) == 1
-    roots, trace = wait_until(
-        lambda: (found := _trace_of(collector, room)) and "job_shutdown" in str(found[1]) and found,
-        20,
-        what="the room's trace",
-    )
-    assert len(roots) == 1
+    trace = _the_one_trace(collector, room)
     assert sorted(_participants(trace)) == sorted(identities)
     waits = output.count("The server still lists")
     print(f"\n{len(identities)} participants in {_WAVES} waves: one job, {waits} server check(s)")
@@ -166,7 +150,7 @@ def test_the_room_deleted_through_the_api_ends_the_job_at_once(
     grace = 60.0
     room = room_name("deleted")
     with (
-        _worker(livekit, collector, tmp_path, grace) as worker,
+        traced_worker(livekit, collector, tmp_path, AGENT_DEPARTURE_TIMEOUT=str(grace)) as worker,
         LiveRooms(access, AGENT_NAME) as rooms,
     ):
         rooms.open(room, [SyntheticParticipant(access, room, "bea")])
@@ -185,12 +169,7 @@ def test_the_room_deleted_through_the_api_ends_the_job_at_once(
 
     assert ended_after < 5.0, ended_after
     assert "reason: room empty" not in line  # the room's disconnect, not the grace period
-    roots, trace = wait_until(
-        lambda: (found := _trace_of(collector, room)) and "job_shutdown" in str(found[1]) and found,
-        20,
-        what="the room's trace",
-    )
-    assert len(roots) == 1
+    trace = _the_one_trace(collector, room)
     (shutdown,) = [s for s in trace if s["name"] == "job_shutdown"]
     assert shutdown["attributes"]["lk.shutdown.reason"] != "room empty"
     print(f"\nroom deleted: the job ended {ended_after:.1f}s later (grace {grace:.0f}s unused)")

@@ -9,10 +9,11 @@ answers again and a second room on the same worker holds a normal turn.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -24,7 +25,7 @@ from devtools.speaking import Exchange, SpeakingParticipant
 from devtools.speech import speak
 from devtools.synthetic import ServerAccess, create_dispatch
 
-from .conftest import AGENT_NAME, room_name
+from .conftest import AGENT_NAME, room_name, voice_worker
 
 _FAILING_TURNS = 4
 
@@ -37,29 +38,30 @@ class _Outcome:
     healthy_exchange: Exchange
 
 
-async def _speak_without_replies(access: ServerAccess, room: str) -> None:
+@contextlib.asynccontextmanager
+async def _speaker(access: ServerAccess, room: str) -> AsyncIterator[SpeakingParticipant]:
+    """A participant in ``room`` with the agent dispatched and its audio track ready."""
     await create_dispatch(access, room, AGENT_NAME)
     person = SpeakingParticipant(access, room, f"speaker-{uuid.uuid4().hex[:6]}")
     await person.join()
     try:
         await person.agent_track_ready(30)
+        yield person
+    finally:
+        await person.leave()
+
+
+async def _speak_without_replies(access: ServerAccess, room: str) -> None:
+    async with _speaker(access, room) as person:
         for phrase in (*PHRASES, "One more question, please.")[:_FAILING_TURNS]:
             await person.say(speak(phrase))
             await asyncio.sleep(2.0)  # the turn ends and its LLM request fails
-    finally:
-        await person.leave()
 
 
 async def _healthy_turn(access: ServerAccess, room: str) -> Exchange:
-    await create_dispatch(access, room, AGENT_NAME)
-    person = SpeakingParticipant(access, room, f"speaker-{uuid.uuid4().hex[:6]}")
-    await person.join()
-    try:
-        await person.agent_track_ready(30)
+    async with _speaker(access, room) as person:
         (exchange,) = await person.converse([speak(PHRASES[0])], turn_timeout=30)
         return exchange
-    finally:
-        await person.leave()
 
 
 async def _rooms(access: ServerAccess, ports: FakePorts, worker: WorkerProcess) -> Exchange:
@@ -75,31 +77,17 @@ async def _rooms(access: ServerAccess, ports: FakePorts, worker: WorkerProcess) 
 
 
 @pytest.fixture(scope="module")
-def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Outcome]:
+def outcome(
+    tmp_path_factory: pytest.TempPathFactory,
+    livekit: LiveKitServer,
+    access: ServerAccess,
+    collector: OtelCollector,
+) -> Iterator[_Outcome]:
     work = tmp_path_factory.mktemp("voice-faults")
     ports = FakePorts(*free_ports(3))
-    with (
-        LiveKitServer(work / "livekit") as livekit,
-        OtelCollector(work / "collector") as collector,
-    ):
-        worker = WorkerProcess(
-            livekit.url,
-            livekit.api_key,
-            livekit.api_secret,
-            work / "worker",
-            env={
-                **ports.worker_env(),
-                "AGENT_NAME": AGENT_NAME,
-                "ALLOW_PII": "false",
-                "LOG_FORMAT": "json",
-                "OTEL_TRACES_EXPORTER": "otlp",
-                "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http_endpoint,
-            },
-        )
-        with worker:
-            access = ServerAccess(livekit.url, livekit.api_key, livekit.api_secret)
-            exchange = asyncio.run(_rooms(access, ports, worker))
-            yield _Outcome(worker, collector, worker.scrape(), exchange)
+    with voice_worker(livekit, collector, work / "worker", ports) as worker:
+        exchange = asyncio.run(_rooms(access, ports, worker))
+        yield _Outcome(worker, collector, worker.scrape(), exchange)
 
 
 def _log_records(worker: WorkerProcess) -> list[dict[str, object]]:

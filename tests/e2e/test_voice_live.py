@@ -36,7 +36,7 @@ from devtools.speaking import Exchange
 from devtools.synthetic import ServerAccess
 from tests.deploy.promql import iter_panel_queries, iter_recording_rules
 
-from .conftest import AGENT_NAME, room_name
+from .conftest import AGENT_NAME, room_name, voice_worker
 
 DASHBOARD = REPO_ROOT / "dashboards" / "voice-pipeline.json"
 RULES = REPO_ROOT / "deploy" / "prometheus" / "rules"
@@ -101,57 +101,42 @@ async def _conversation(
 
 
 @pytest.fixture(scope="module")
-def voice_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Session]:
+def voice_session(
+    tmp_path_factory: pytest.TempPathFactory,
+    livekit: LiveKitServer,
+    access: ServerAccess,
+    collector: OtelCollector,
+) -> Iterator[_Session]:
     work = tmp_path_factory.mktemp("voice")
     ports = FakePorts(*free_ports(3))
-    with (
-        LiveKitServer(work / "livekit") as livekit,
-        OtelCollector(work / "collector") as collector,
-    ):
-        worker = WorkerProcess(
-            livekit.url,
-            livekit.api_key,
-            livekit.api_secret,
-            work / "worker",
-            env={
-                **ports.worker_env(),
-                "AGENT_NAME": AGENT_NAME,
-                "ALLOW_PII": "false",
-                "LOG_FORMAT": "json",
-                "LOG_LEVEL": "DEBUG",
-                "OTEL_TRACES_EXPORTER": "otlp",
-                "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http_endpoint,
-            },
-        )
-        with worker:
-            targets = [("agent-worker", f"127.0.0.1:{worker.metrics_port}")]
-            rules = sorted(RULES.glob("*.yml"))
-            with Prometheus(work / "prometheus", targets, rule_files=rules) as prometheus:
-                prometheus.wait_for_targets_up(timeout=60)
-                series_before = _voice_series(worker.scrape())
-                access = ServerAccess(livekit.url, livekit.api_key, livekit.api_secret)
-                room = room_name("voice")
-                scrapes: list[str] = []
-                exchanges = asyncio.run(_conversation(access, ports, room, worker, scrapes))
-                metrics_text = worker.scrape()
-                worker.wait_for_line("Job shutting down", timeout=60)
-                wait_until(
-                    lambda: prometheus.query(
-                        "min(count_over_time(agent_worker_voice_turns_total[1m])) >= 4"
-                    ),
-                    60,
-                    what="the session's counters scraped",
-                )
-                yield _Session(
-                    worker,
-                    prometheus,
-                    collector,
-                    exchanges,
-                    room,
-                    metrics_text,
-                    series_before,
-                    scrapes,
-                )
+    with voice_worker(livekit, collector, work / "worker", ports, LOG_LEVEL="DEBUG") as worker:
+        targets = [("agent-worker", f"127.0.0.1:{worker.metrics_port}")]
+        rules = sorted(RULES.glob("*.yml"))
+        with Prometheus(work / "prometheus", targets, rule_files=rules) as prometheus:
+            prometheus.wait_for_targets_up(timeout=60)
+            series_before = _voice_series(worker.scrape())
+            room = room_name("voice")
+            scrapes: list[str] = []
+            exchanges = asyncio.run(_conversation(access, ports, room, worker, scrapes))
+            metrics_text = worker.scrape()
+            worker.wait_for_line("Job shutting down", timeout=60)
+            wait_until(
+                lambda: prometheus.query(
+                    "min(count_over_time(agent_worker_voice_turns_total[1m])) >= 4"
+                ),
+                60,
+                what="the session's counters scraped",
+            )
+            yield _Session(
+                worker,
+                prometheus,
+                collector,
+                exchanges,
+                room,
+                metrics_text,
+                series_before,
+                scrapes,
+            )
 
 
 def _samples(text: str, name: str) -> dict[str, float]:

@@ -4,40 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from livekit import api, rtc
 
+from devtools.harness import FakeRoom, fake_participant
 from worker.departure import DepartureWatch, people_listed, remote_people
 
 _STANDARD = rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD
 _AGENT = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
 
 
-class _Room:
-    def __init__(self) -> None:
-        self.handlers: dict[str, list[Callable[..., None]]] = {}
-        self.remote_participants: dict[str, Any] = {}
-
-    def on(self, event: str, handler: Callable[..., None]) -> None:
-        self.handlers.setdefault(event, []).append(handler)
-
-    def off(self, event: str, handler: Callable[..., None]) -> None:
-        self.handlers[event].remove(handler)
-
+class _Room(FakeRoom):
     def join(self, identity: str, kind: int = _STANDARD) -> None:
-        participant = SimpleNamespace(identity=identity, kind=kind)
+        participant = fake_participant(identity=identity, kind=kind)
         self.remote_participants[identity] = participant
-        for handler in list(self.handlers.get("participant_connected", [])):
-            handler(participant)
+        self.emit("participant_connected", participant)
 
     def leave(self, identity: str) -> None:
-        participant = self.remote_participants.pop(identity)
-        for handler in list(self.handlers.get("participant_disconnected", [])):
-            handler(participant)
+        self.emit("participant_disconnected", self.remote_participants.pop(identity))
+
+    def visit(self, identity: str) -> None:
+        """The participant joins and leaves at once: the room is empty again."""
+        self.join(identity)
+        self.leave(identity)
 
 
 class _Server:
@@ -53,7 +43,11 @@ class _Server:
         return answer
 
 
-def _watch(room: _Room, server: _Server, ended: list[float], grace: float) -> DepartureWatch:
+def _watched(
+    listed: list[int | Exception], grace: float
+) -> tuple[_Room, _Server, list[float], DepartureWatch]:
+    """A started watch over an empty room; ``listed``: the server's answers, in turn."""
+    room, server, ended = _Room(), _Server(listed), []
     loop = asyncio.get_running_loop()
     watch = DepartureWatch(
         room,  # type: ignore[arg-type]
@@ -64,7 +58,7 @@ def _watch(room: _Room, server: _Server, ended: list[float], grace: float) -> De
         max_rechecks=3,
     )
     watch.start()
-    return watch
+    return room, server, ended, watch
 
 
 @pytest.fixture(autouse=True)
@@ -73,8 +67,7 @@ def _info_logs(caplog: pytest.LogCaptureFixture) -> None:
 
 
 async def test_the_job_ends_only_after_the_grace_period() -> None:
-    room, server, ended = _Room(), _Server([0]), []
-    watch = _watch(room, server, ended, grace=0.2)
+    room, server, ended, watch = _watched([0], grace=0.2)
     room.join("ann")
     left_at = asyncio.get_running_loop().time()
     room.leave("ann")
@@ -91,10 +84,8 @@ async def test_the_job_ends_only_after_the_grace_period() -> None:
 async def test_a_participant_back_within_the_grace_keeps_the_job(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    room, server, ended = _Room(), _Server([0]), []
-    watch = _watch(room, server, ended, grace=0.2)
-    room.join("ann")
-    room.leave("ann")
+    room, server, ended, watch = _watched([0], grace=0.2)
+    room.visit("ann")
     await asyncio.sleep(0.1)
     room.join("ann")
     assert not watch.waiting
@@ -108,8 +99,7 @@ async def test_a_participant_back_within_the_grace_keeps_the_job(
 
 
 async def test_an_agent_joining_neither_keeps_nor_counts() -> None:
-    room, server, ended = _Room(), _Server([0]), []
-    watch = _watch(room, server, ended, grace=0.1)
+    room, _server, ended, watch = _watched([0], grace=0.1)
     room.join("other-agent", _AGENT)
     room.join("ann")
     room.leave("ann")  # only an agent left: empty for this job
@@ -124,10 +114,8 @@ async def test_an_agent_joining_neither_keeps_nor_counts() -> None:
 async def test_the_job_waits_while_the_server_lists_someone(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    room, server, ended = _Room(), _Server([2, 1, 0]), []
-    _watch(room, server, ended, grace=0.05)
-    room.join("ann")
-    room.leave("ann")
+    room, server, ended, _watch = _watched([2, 1, 0], grace=0.05)
+    room.visit("ann")
     await asyncio.sleep(0.3)
     assert server.calls == 3
     assert len(ended) == 1
@@ -135,10 +123,8 @@ async def test_the_job_waits_while_the_server_lists_someone(
 
 
 async def test_someone_the_server_listed_becomes_visible_and_the_job_stays() -> None:
-    room, server, ended = _Room(), _Server([1]), []
-    watch = _watch(room, server, ended, grace=0.05)
-    room.join("ann")
-    room.leave("ann")
+    room, _server, ended, watch = _watched([1], grace=0.05)
+    room.visit("ann")
     await asyncio.sleep(0.08)
     room.join("bob")  # the one the server listed, now visible to the agent
     await asyncio.sleep(0.3)
@@ -147,10 +133,8 @@ async def test_someone_the_server_listed_becomes_visible_and_the_job_stays() -> 
 
 
 async def test_the_rechecks_are_bounded(caplog: pytest.LogCaptureFixture) -> None:
-    room, server, ended = _Room(), _Server([1]), []
-    _watch(room, server, ended, grace=0.05)
-    room.join("ann")
-    room.leave("ann")
+    room, server, ended, _watch = _watched([1], grace=0.05)
+    room.visit("ann")
     await asyncio.sleep(0.5)
     assert server.calls == 4  # the first check and three more
     assert len(ended) == 1
@@ -158,20 +142,16 @@ async def test_the_rechecks_are_bounded(caplog: pytest.LogCaptureFixture) -> Non
 
 
 async def test_a_failing_server_check_is_retried_within_the_bound() -> None:
-    room, server, ended = _Room(), _Server([ConnectionError("down"), 0]), []
-    _watch(room, server, ended, grace=0.05)
-    room.join("ann")
-    room.leave("ann")
+    room, server, ended, _watch = _watched([ConnectionError("down"), 0], grace=0.05)
+    room.visit("ann")
     await asyncio.sleep(0.3)
     assert server.calls == 2
     assert len(ended) == 1
 
 
 async def test_close_cancels_the_timer() -> None:
-    room, server, ended = _Room(), _Server([0]), []
-    watch = _watch(room, server, ended, grace=0.1)
-    room.join("ann")
-    room.leave("ann")
+    room, _server, ended, watch = _watched([0], grace=0.1)
+    room.visit("ann")
     watch.close()
     await asyncio.sleep(0.2)
     assert ended == []
