@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from devtools.harness import LiveKitServer, OtelCollector, WorkerProcess, run_promtool, wait_until
 from devtools.synthetic import ServerAccess, SyntheticParticipant
+from telemetry.multiproc import AGGREGATE, pid_alive
 from worker.log_messages import JOB_SHUTTING_DOWN
 
 from .conftest import AGENT_NAME, room_name, session
@@ -184,8 +185,10 @@ def test_series_do_not_grow_with_rooms(
         wait_until(lambda: worker.output().count(JOB_SHUTTING_DOWN) >= 50, 120, what="50 jobs")
         wait_until(lambda: "agent_worker_jobs_received_total 50.0" in worker.scrape(), 30)
         after_50 = series()
-        text = worker.scrape()
-        files = len(list(worker.metrics_dir.glob("*.db")))
+        text = worker.scrape()  # compacts first
+        files = sorted(path.name for path in worker.metrics_dir.glob("*.db"))
+        owners = {int(m[1]) for name in files if (m := re.search(r"_(\d+)\.db$", name))}
+        owners_alive = {pid for pid in owners if pid_alive(pid)}
         # the SDK's child-process gauge, counted by the project (telemetry.children); the
         # SDK updates it every 0.5 s, so it matches once the pool is steady
         wait_until(
@@ -200,5 +203,9 @@ def test_series_do_not_grow_with_rooms(
     check = run_promtool("check", "metrics", stdin=text, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.strip() == "", check.stdout
-    # dead job processes are folded into aggregates: the directory does not grow per job
-    assert files < 20, files
+    # dead job processes are folded into aggregates: the directory holds one aggregate per
+    # file kind plus the files of the processes alive, never a file of a finished job
+    assert owners_alive == owners, files
+    aggregates = [name for name in files if AGGREGATE in name]
+    assert len(aggregates) == len(set(aggregates)) <= 6, files
+    assert len(owners) <= 6, files  # main, forkserver, 3 idle processes, at most one ending
