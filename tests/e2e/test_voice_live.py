@@ -159,6 +159,16 @@ def _spans(session: _Session, name: str, count: int = 4) -> list[Span]:
     return sorted(spans, key=lambda s: s["start_time_unix_nano"])
 
 
+def _of_reported_turns(session: _Session, name: str) -> list[Span]:
+    # the SDK reports a turn (ChatMessage.metrics, and lk.e2e_latency on its agent_turn) when
+    # it commits the reply; a generation it dropped unspoken (the user went on speaking) has
+    # an llm_node or tts_node too, but no report
+    reported = {
+        s["span_id"] for s in _spans(session, "agent_turn") if "lk.e2e_latency" in s["attributes"]
+    }
+    return [s for s in _spans(session, name) if s["parent_span_id"] in reported]
+
+
 def _sum_of(spans: list[Span], key: str) -> float:
     return sum(float(s["attributes"][key]) for s in spans if key in s["attributes"])
 
@@ -218,8 +228,8 @@ def test_the_worker_figures_are_the_sdk_s_own_per_turn_report(voice_session: _Se
         "end_to_end": _sum_of(agent_turns, "lk.e2e_latency"),
         "end_of_turn": _sum_of(agent_turns, "lk.end_of_turn_delay"),
         "transcription": _sum_of(agent_turns, "lk.transcription_delay"),
-        "llm_ttft": _sum_of(_spans(voice_session, "llm_node"), "lk.response.ttft"),
-        "tts_ttfb": _sum_of(_spans(voice_session, "tts_node"), "lk.response.ttfb"),
+        "llm_ttft": _sum_of(_of_reported_turns(voice_session, "llm_node"), "lk.response.ttft"),
+        "tts_ttfb": _sum_of(_of_reported_turns(voice_session, "tts_node"), "lk.response.ttfb"),
     }
     measured = {s: _stage(text, "_sum", s) for s in STAGES}
     assert measured == pytest.approx(expected, rel=1e-6)
