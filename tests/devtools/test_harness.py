@@ -27,6 +27,12 @@ def test_free_ports_are_distinct_and_bindable() -> None:
             sock.bind(("127.0.0.1", port))
 
 
+def test_free_ports_are_below_the_ephemeral_range_and_never_handed_out_twice() -> None:
+    first, second = free_ports(40), free_ports(40)
+    assert not set(first) & set(second)
+    assert all(20000 <= port <= 32000 for port in first + second)
+
+
 def test_an_occupied_port_refuses_a_second_bind() -> None:
     with (
         occupied_port() as port,
