@@ -102,7 +102,7 @@ def _measure(
     config: BenchConfig, servers: dict[str, Any], work_dir: Path, say: Callable[[str], None]
 ) -> dict[str, Any]:
     say("instrumentation microbenchmark (handlers with the real provider and metrics)")
-    micro = run_microbench(config.micro_events, servers["otlp"])
+    micro = run_microbench(config.micro_events)
     queue = run_queue_check(servers["unreachable"])
     queue["bound_bytes"] = (queue["max_queue"] + _MAX_EXPORT_BATCH) * queue["bytes_per_span"]
     say("scrape cost after 10 and 1,000 jobs (synthetic job processes, real endpoint)")
