@@ -27,7 +27,7 @@ from typing import Any
 from livekit.agents.version import __version__ as sdk_version
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from telemetry.children import install_child_count
+from telemetry.children import ChildCount, install_child_count
 from telemetry.exemplars import ExemplarHistograms, ObservationReceiver
 from telemetry.exposition import MetricsEndpoint
 from telemetry.handoff import SPANS_SOCKET
@@ -90,6 +90,7 @@ class WorkerServer(RegistrationAwareServer):
         self.histograms = ExemplarHistograms()
         self.metrics_endpoint: MetricsEndpoint | None = None
         self._receiver: ObservationReceiver | None = None
+        self._child_count = ChildCount()
         self._span_exporter = span_exporter
         self._span_queue_size = span_queue_size
         self.span_relay: SpanRelay | None = None
@@ -112,7 +113,7 @@ class WorkerServer(RegistrationAwareServer):
         )
         metrics.registration_changed(False)
         metrics.initialize_series(PARTICIPANT_KINDS)
-        if self._metrics_dir is not None and not install_child_count():
+        if self._metrics_dir is not None and not install_child_count(self._child_count.tick):
             logger.debug("the SDK's child-process count is its own: its updater changed")
         self._tasks.append(asyncio.create_task(self._start_endpoint(), name="metrics_endpoint"))
 
@@ -169,6 +170,8 @@ class WorkerServer(RegistrationAwareServer):
             asyncio.create_task(monitor_loop_lag(lambda s: self._get_metrics().loop_lag("main", s)))
         )
         self.on_process_closed(self._on_process_closed)
+        self.on_process_closed(self._child_count.changed)
+        self.on_process_started(self._child_count.changed)
 
     async def _compact_periodically(self, endpoint: MetricsEndpoint) -> None:
         assert endpoint.compactor is not None
