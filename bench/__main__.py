@@ -52,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     write_results(out, "latest", results, render_markdown, embed)
     for target in results["targets"]:
         limit = f"{target['op']} {target['limit']:g}"
-        say(f"{target['verdict']}: {target['name']} = {target['value']} ({limit})")
+        interval = (
+            f" [95 % CI {target['ci95'][0]}, {target['ci95'][1]}]" if "ci95" in target else ""
+        )
+        say(f"{target['verdict']}: {target['name']} = {target['value']}{interval} ({limit})")
     if not args.keep_logs:
         shutil.rmtree(work_dir, ignore_errors=True)
     say(f"done in {results['duration_s'] / 60:.1f} min; wrote {out / 'latest.json'} and latest.md")

@@ -22,6 +22,10 @@ class BenchConfig:
         capacity_time_limit: seconds after which the capacity search stops.
         micro_events: sessions (4 events each) timed by the handler microbenchmark.
         scrapes: timed scrapes per scrape figure.
+        max_rounds: rounds at most: more than ``rounds`` run while a target's interval is
+            inconclusive and another round fits in ``time_budget``.
+        time_budget: seconds the whole run may take (printed at its start); the capacity
+            search's limit is kept for it.
     """
 
     name: str
@@ -32,6 +36,8 @@ class BenchConfig:
     capacity_time_limit: float
     micro_events: int
     scrapes: int
+    max_rounds: int
+    time_budget: float
 
 
 FULL = BenchConfig(
@@ -55,6 +61,8 @@ FULL = BenchConfig(
     capacity_time_limit=420.0,
     micro_events=2000,
     scrapes=20,
+    max_rounds=8,
+    time_budget=35 * 60.0,
 )
 
 QUICK = BenchConfig(
@@ -78,4 +86,6 @@ QUICK = BenchConfig(
     capacity_time_limit=30.0,
     micro_events=300,
     scrapes=5,
+    max_rounds=1,
+    time_budget=5 * 60.0,
 )

@@ -66,6 +66,7 @@ class RunTarget:
     work_dir: Path
     otlp_endpoint: str
     livekit_pid: int | None = None
+    worker_cpus: frozenset[int] | None = None
 
 
 @dataclass
@@ -254,7 +255,9 @@ def run_worker(
     kind: WorkerKind, target: RunTarget, plan: RunPlan, say: Callable[[str], None]
 ) -> WorkerRun:
     """Start ``kind``, serve the plan's workload, measure, stop."""
-    worker = start_worker(kind, target.access, target.work_dir, target.otlp_endpoint)
+    worker = start_worker(
+        kind, target.access, target.work_dir, target.otlp_endpoint, cpus=target.worker_cpus
+    )
     result = WorkerRun(kind.name)
     try:
         assert worker.process is not None

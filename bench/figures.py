@@ -5,6 +5,10 @@ and compared at p50/p95/p99; costs per run (CPU per job, memory) are compared by
 median over the rounds, with each round's value kept to show the spread. A failed room
 (its agent never came) is left out of the percentiles and counted in ``failed_rooms``.
 
+Every ratio ours / bare that a target judges also gets a 95 % bootstrap confidence interval
+and its sample counts (``ci95``, see ``bench.confidence``): over the probe rooms for a
+latency percentile, over the rounds (paired, round by round) for CPU per job.
+
 CPU per job is given two ways: beyond idle (the tree's CPU over the workload minus what the
 same worker burns idle in the same time, per job: the cost a job adds), which the target
 uses, and all in (idle time included), whose difference is the idle overhead, also shown.
@@ -16,6 +20,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from bench.confidence import bootstrap_ratio, p95
 from bench.dispatch import WorkerRun
 from bench.load import RoomTiming
 from bench.stats import ratio, spread, summarize
@@ -59,8 +64,27 @@ def latency_figures(by_kind: dict[str, list[WorkerRun]]) -> dict[str, Any]:
                 for point in _POINTS
             }
         figures["ratio_to_bare"] = ratios
+        figures["ci95"] = _latency_intervals(by_kind, scenario)
         result[scenario] = figures
     return result
+
+
+def _latency_intervals(by_kind: dict[str, list[WorkerRun]], scenario: str) -> dict[str, Any]:
+    """The p95 (created to joined) of each worker against bare's, and the collector-down
+    and hanging workers against ours, bootstrapped over the rooms."""
+
+    def joined(kind: str) -> list[float]:
+        return _latencies(
+            [t for run in by_kind.get(kind, []) for t in getattr(run, scenario)], "joined"
+        )
+
+    pairs = {f"{kind}/bare": (kind, "bare") for kind in by_kind if kind != "bare"}
+    pairs |= {f"{kind}/ours": (kind, "ours") for kind in by_kind if kind.startswith("ours_")}
+    intervals = {}
+    for name, (num, den) in pairs.items():
+        interval = bootstrap_ratio(joined(num), joined(den), p95)
+        intervals[name] = {"joined_p95": interval.as_dict() if interval else None}
+    return intervals
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -122,7 +146,27 @@ def cost_figures(by_kind: dict[str, list[WorkerRun]]) -> dict[str, Any]:
             ours["job_peak_rss_mib"]["median"], bare["job_peak_rss_mib"]["median"]
         )
         ours["ratio_to_bare"]["net_cpu_by_round"] = _round_ratios(runs, by_kind["bare"])
+        ours["ci95"] = _cost_intervals(runs, by_kind["bare"])
     return result
+
+
+def _cost_intervals(ours: Sequence[WorkerRun], bare: Sequence[WorkerRun]) -> dict[str, Any]:
+    """CPU per job (beyond idle, and the main process's), ours / bare, bootstrapped over the
+    rounds in pairs: a round's two runs ran side by side, so the pairs share its drift."""
+    pairs = [(o, b) for o, b in zip(ours, bare, strict=False) if o.jobs and b.jobs]
+    net = [(o.net_cpu_per_job, b.net_cpu_per_job) for o, b in pairs]
+    net_pairs = [(o, b) for o, b in net if o is not None and b is not None]
+    intervals = {
+        "net_cpu_s_per_job": bootstrap_ratio(
+            [o for o, _ in net_pairs], [b for _, b in net_pairs], paired=True
+        ),
+        "main_cpu_s_per_job": bootstrap_ratio(
+            [o.cpu_main / o.jobs for o, _ in pairs],
+            [b.cpu_main / b.jobs for _, b in pairs],
+            paired=True,
+        ),
+    }
+    return {key: i.as_dict() if i else None for key, i in intervals.items()}
 
 
 def _round_ratios(ours: Sequence[WorkerRun], bare: Sequence[WorkerRun]) -> list[float | None]:

@@ -32,6 +32,8 @@ __all__ = [
     "run_wave",
 ]
 
+_FRAME_MS = 100
+
 _AGENT = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
 
 
@@ -145,7 +147,16 @@ class _Wave:
             timing.error = f"agent not in the room within {wait:.0f}s"
 
     async def room(self, timing: RoomTiming) -> RoomTiming:
-        participant = ObservedParticipant(self.access, timing.room, f"caller-{timing.room}")
+        participant = ObservedParticipant(
+            self.access,
+            timing.room,
+            f"caller-{timing.room}",
+            # the worker does not listen yet: the track and its events matter, not its sound;
+            # silence in 100 ms frames cost the load generator a third less CPU than a tone
+            # in 20 ms frames (4 participants: 0.14 vs 0.21 cores)
+            silence=True,
+            frame_ms=_FRAME_MS,
+        )
         try:
             await self.dispatch_and_join(participant, timing)
             until = self.started + self.spec.stay_until - time.monotonic()

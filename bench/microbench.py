@@ -2,8 +2,9 @@
 
 ``python -m bench.microbench --events N [--otlp-endpoint URL]`` runs in its own process,
 set up as a job process is: prometheus_client in multiprocess mode (file-backed values),
-the project's tracer provider exporting over OTLP (http/protobuf) through its batch
-processor, and the SDK's job-process log handler (records pickled and sent over a socket
+the project's tracer provider handing its spans over a Unix socket (to a reader standing for
+the main process, which exports them) through its batch processor, and the SDK's
+job-process log handler (records pickled and sent over a socket
 to a reader, as to the main process) with the trace context filter. The project's
 ``RoomHandlers`` are registered on a stand-in room, and each participant and track event
 is timed around the handler. The bare worker has no handlers, so these times are the whole
@@ -66,7 +67,22 @@ def _job_log_handler() -> logging.Handler:
     return LogQueueHandler(duplex_unix._Duplex.open(job_side))
 
 
-def _tracing(endpoint: str | None) -> Any:
+def _span_reader(path: Path) -> Path:
+    """A forked reader that drains the span socket at ``path`` as the main process does."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(4)
+    if os.fork() == 0:  # accepts one job process's connection, reads it until it closes
+        with contextlib.suppress(OSError):
+            connection, _ = listener.accept()
+            while connection.recv(1 << 16):
+                pass
+        os._exit(0)
+    listener.close()
+    return path
+
+
+def _tracing(endpoint: str | None, handoff_to: Path | None = None) -> Any:
     from opentelemetry.sdk.resources import Resource
     from prometheus_client import CollectorRegistry
 
@@ -84,6 +100,7 @@ def _tracing(endpoint: str | None) -> Any:
         span_counts=WorkerMetrics(CollectorRegistry()),
         allow_pii=True,
         install=False,
+        handoff_to=handoff_to,
     )
 
 
@@ -105,7 +122,7 @@ def _time_events(room: FakeRoom, count: int, offset: int) -> dict[str, list[int]
     return samples
 
 
-def measure_handlers(events: int, endpoint: str | None, *, log_lines: bool) -> dict[str, Any]:
+def measure_handlers(events: int, spans_socket: Path, *, log_lines: bool) -> dict[str, Any]:
     """Register the real handlers on a stand-in room and time ``events`` sessions."""
     from opentelemetry import trace
 
@@ -114,7 +131,7 @@ def measure_handlers(events: int, endpoint: str | None, *, log_lines: bool) -> d
     from telemetry.room import RoomObserver
     from worker.handlers import RoomHandlers
 
-    setup = _tracing(endpoint)
+    setup = _tracing(None, handoff_to=_span_reader(spans_socket))
     tracer = trace.get_tracer("bench", tracer_provider=setup.provider)
     root = tracer.start_span("job_entrypoint")
     install_trace_context_filter(fallback=root)
@@ -131,7 +148,7 @@ def measure_handlers(events: int, endpoint: str | None, *, log_lines: bool) -> d
     _time_events(room, _WARMUP, 0)
     samples = _time_events(room, events, _WARMUP)
     root.end()
-    setup.flush(5.0)
+    setup.shutdown(5.0)
     return samples
 
 
@@ -190,9 +207,9 @@ def _subprocess(args: list[str]) -> dict[str, Any]:
     return run_module_json("bench.microbench", *args, timeout=300)
 
 
-def run_microbench(events: int, otlp_endpoint: str) -> dict[str, Any]:
+def run_microbench(events: int) -> dict[str, Any]:
     """Time the handlers in a fresh process set up as a job process (see the module)."""
-    return _subprocess(["--events", str(events), "--otlp-endpoint", otlp_endpoint])
+    return _subprocess(["--events", str(events)])
 
 
 def run_queue_check(unreachable_endpoint: str) -> dict[str, Any]:
@@ -204,7 +221,6 @@ def main(argv: list[str] | None = None) -> None:
     """Run the measurement the arguments ask for and print JSON."""
     parser = argparse.ArgumentParser(prog="python -m bench.microbench")
     parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--otlp-endpoint", default=None)
     parser.add_argument("--queue-check", default=None, metavar="UNREACHABLE_URL")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="lkw-micro-") as metrics_dir:
@@ -214,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         try:
-            result = _run(args)
+            result = _run(args, Path(metrics_dir))
         finally:
             # its forwarding thread is not a daemon: the process could not exit otherwise
             root.removeHandler(handler)
@@ -222,13 +238,13 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(result), flush=True)
 
 
-def _run(args: argparse.Namespace) -> dict[str, Any]:
+def _run(args: argparse.Namespace, metrics_dir: Path) -> dict[str, Any]:
     if args.queue_check:
         return queue_check(args.queue_check)
     return {
-        "full": _summary(measure_handlers(args.events, args.otlp_endpoint, log_lines=True)),
+        "full": _summary(measure_handlers(args.events, metrics_dir / "a.sock", log_lines=True)),
         "without_log_lines": _summary(
-            measure_handlers(args.events, args.otlp_endpoint, log_lines=False)
+            measure_handlers(args.events, metrics_dir / "b.sock", log_lines=False)
         ),
     }
 

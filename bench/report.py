@@ -202,9 +202,19 @@ def _hanging_rows(results: Mapping[str, Any]) -> list[str]:
     return rows + _cost_rows(results["cost_per_job"], "ours_collector_hanging", "ours")
 
 
+def _target_value(target: Mapping[str, Any]) -> str:
+    """The value, with its 95 % interval and sample counts where it has them."""
+    value = _num(target["value"], 3)
+    if "ci95" not in target:
+        return value
+    low, high = target["ci95"]
+    n = target["n"]
+    return f"{value} [{low:.3f}, {high:.3f}] (n={n['ours']}/{n['bare']})"
+
+
 def _targets(results: Mapping[str, Any]) -> list[str]:
     rows = [
-        _row([t["name"], _num(t["value"], 3), f"{t['op']} {t['limit']:g}", f"**{t['verdict']}**"])
+        _row([t["name"], _target_value(t), f"{t['op']} {t['limit']:g}", f"**{t['verdict']}**"])
         for t in results["targets"]
     ]
     return _table(["Target", "Value", "Limit", "Verdict"], rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -11,14 +12,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.affinity import available_cpus, pin_tree, plan_pinning
 from bench.capacity import CapacitySearch, search_capacity
+from bench.confidence import more_rounds
 from bench.config import BenchConfig
 from bench.dispatch import RunTarget, WorkerRun, run_worker
 from bench.figures import cost_figures, latency_figures, run_record, scrape_real
 from bench.machine import describe_machine
 from bench.microbench import run_microbench, run_queue_check
 from bench.scrape import measure_scrape_cost
-from bench.targets import evaluate_targets
+from bench.targets import evaluate_targets, interval_verdicts
 from bench.workers import (
     BARE,
     IDLE_PROCESSES,
@@ -40,6 +43,10 @@ _MAX_EXPORT_BATCH = 512
 def _method(config: BenchConfig) -> dict[str, Any]:
     return {
         "rounds": config.rounds,
+        "max_rounds": config.max_rounds,
+        "time_budget_s": config.time_budget,
+        "confidence": "95 % percentile bootstrap, 2000 resamples: over the probe rooms for "
+        "latency, over the rounds (paired) for CPU per job",
         "plan": asdict(config.plan),
         "jobs_per_run": config.plan.jobs,
         "capacity": {
@@ -60,20 +67,61 @@ def _method(config: BenchConfig) -> dict[str, Any]:
 
 
 def _rounds(
-    config: BenchConfig, servers: dict[str, Any], work_dir: Path, say: Callable[[str], None]
+    config: BenchConfig,
+    servers: dict[str, Any],
+    work_dir: Path,
+    say: Callable[[str], None],
+    started: float,
 ) -> dict[str, list[WorkerRun]]:
     kinds = (BARE, OURS, OURS_COLLECTOR_DOWN, OURS_COLLECTOR_HANGING)
     by_kind: dict[str, list[WorkerRun]] = {kind.name: [] for kind in kinds}
-    for index in range(config.rounds):
+    slowest = 0.0
+    index = 0
+    while index < config.rounds or _another_round(config, by_kind, started, slowest, say):
+        round_started = time.monotonic()
         order = kinds if index % 2 == 0 else tuple(reversed(kinds))
         for kind in order:
-            say(f"round {index + 1}/{config.rounds}: {kind.name}")
+            say(f"round {index + 1} (at least {config.rounds}): {kind.name}")
             endpoint = servers[kind.endpoint]
             target = RunTarget(
-                servers["access"], work_dir / f"r{index}-{kind.name}", endpoint, servers["pid"]
+                servers["access"],
+                work_dir / f"r{index}-{kind.name}",
+                endpoint,
+                servers["pid"],
+                servers["worker_cpus"],
             )
             by_kind[kind.name].append(run_worker(kind, target, config.plan, say))
+        slowest = max(slowest, time.monotonic() - round_started)
+        index += 1
     return by_kind
+
+
+def _another_round(
+    config: BenchConfig,
+    by_kind: dict[str, list[WorkerRun]],
+    started: float,
+    seconds_per_round: float,
+    say: Callable[[str], None],
+) -> bool:
+    """Whether a target is still inconclusive and one more round fits in the budget (with
+    the capacity search's time kept for it)."""
+    verdicts = interval_verdicts(cost_figures(by_kind), latency_figures(by_kind))
+    rounds = len(by_kind["bare"])
+    another = more_rounds(
+        list(verdicts.values()),
+        elapsed=time.monotonic() - started,
+        seconds_per_round=seconds_per_round,
+        budget=config.time_budget - config.capacity_time_limit,
+        rounds=rounds,
+        max_rounds=config.max_rounds,
+    )
+    undecided = sorted(name for name, v in verdicts.items() if v == "INCONCLUSIVE")
+    if undecided:
+        say(
+            f"after {rounds} round(s) inconclusive: {', '.join(undecided)}; "
+            + ("another round" if another else "no time or rounds left for another")
+        )
+    return another
 
 
 def _capacity(
@@ -83,7 +131,13 @@ def _capacity(
     searches: list[CapacitySearch] = []
     try:
         for kind in (BARE, OURS):
-            worker = start_worker(kind, access, work_dir / f"capacity-{kind.name}", servers["otlp"])
+            worker = start_worker(
+                kind,
+                access,
+                work_dir / f"capacity-{kind.name}",
+                servers["otlp"],
+                cpus=servers["worker_cpus"],
+            )
             searches.append(CapacitySearch(kind, worker, upper=config.capacity_max_rooms))
         return search_capacity(
             searches,
@@ -99,15 +153,19 @@ def _capacity(
 
 
 def _measure(
-    config: BenchConfig, servers: dict[str, Any], work_dir: Path, say: Callable[[str], None]
+    config: BenchConfig,
+    servers: dict[str, Any],
+    work_dir: Path,
+    say: Callable[[str], None],
+    started: float,
 ) -> dict[str, Any]:
     say("instrumentation microbenchmark (handlers with the real provider and metrics)")
-    micro = run_microbench(config.micro_events, servers["otlp"])
+    micro = run_microbench(config.micro_events)
     queue = run_queue_check(servers["unreachable"])
     queue["bound_bytes"] = (queue["max_queue"] + _MAX_EXPORT_BATCH) * queue["bytes_per_span"]
     say("scrape cost after 10 and 1,000 jobs (synthetic job processes, real endpoint)")
     synthetic = measure_scrape_cost(config.scrapes, say)
-    by_kind = _rounds(config, servers, work_dir, say)
+    by_kind = _rounds(config, servers, work_dir, say, started)
     say(f"capacity search (1..{config.capacity_max_rooms} rooms, p95 <= 1 s)")
     capacity = _capacity(config, servers, work_dir, say)
     return {
@@ -119,6 +177,22 @@ def _measure(
         "collector_down": {"queue": queue},
         "runs": [run_record(run) for runs in by_kind.values() for run in runs],
     }
+
+
+def _pin(
+    livekit_pid: int | None, results: dict[str, Any], say: Callable[[str], None]
+) -> frozenset[int] | None:
+    """Pin livekit-server and this process (the load generator); the CPUs for workers."""
+    pinning = plan_pinning(available_cpus())
+    results["method"]["affinity"] = pinning.as_dict() if pinning else None
+    if pinning is None:
+        say("CPU affinity: one CPU, nothing pinned")
+        return None
+    if livekit_pid is not None:
+        pin_tree(livekit_pid, pinning.livekit_server)
+    os.sched_setaffinity(0, pinning.load_generator)
+    say(f"CPU affinity: {pinning.describe()}")
+    return pinning.worker
 
 
 @contextlib.contextmanager
@@ -137,12 +211,18 @@ def _hanging_endpoint() -> Iterator[str]:
 def run_bench(config: BenchConfig, work_dir: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """Run every measurement of ``config``; returns the results with the targets judged."""
     started = time.monotonic()
+    say(
+        f"time budget {config.time_budget / 60:.0f} min: {config.rounds} to "
+        f"{config.max_rounds} rounds (more while a target's 95 % interval is inconclusive), "
+        f"then the capacity search (at most {config.capacity_time_limit / 60:.0f} min)"
+    )
     results: dict[str, Any] = {
         "schema": 1,
         "mode": config.name,
         "machine": describe_machine(),
         "method": _method(config),
     }
+    original_cpus = available_cpus()
     say("starting livekit-server and the OpenTelemetry Collector (loopback)")
     with (
         LiveKitServer(work_dir / "livekit") as livekit,
@@ -156,8 +236,12 @@ def run_bench(config: BenchConfig, work_dir: Path, say: Callable[[str], None]) -
             "unreachable": f"http://127.0.0.1:{free_port()}",
             "hanging": hanging,
             "pid": livekit.pid,
+            "worker_cpus": _pin(livekit.pid, results, say),
         }
-        results |= _measure(config, servers, work_dir, say)
+        try:
+            results |= _measure(config, servers, work_dir, say, started)
+        finally:
+            os.sched_setaffinity(0, original_cpus)
     results["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["duration_s"] = round(time.monotonic() - started, 1)
     results["targets"] = evaluate_targets(results)

@@ -1,13 +1,22 @@
-"""The issue's targets, each computed from the figures and judged PASS or FAIL."""
+"""The issue's targets, each computed from the figures and judged.
+
+A ratio with a bootstrap interval (``ci95`` in the figures, see ``bench.confidence``) is
+PASS when the whole interval meets the limit, FAIL when none of it does, INCONCLUSIVE
+otherwise; a figure without samples to resample (the scrape growth, the memory check, the
+capacity, one search per worker) is judged on its value alone, PASS or FAIL.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["evaluate_targets"]
+from bench.confidence import Interval, Verdict, verdict
+
+__all__ = ["evaluate_targets", "interval_verdicts"]
 
 CPU_RATIO_MAX = 1.03
+MAIN_CPU_RATIO_MAX = 1.10
 DISPATCH_P95_RATIO_MAX = 1.05
 SCRAPE_GROWTH_MAX = 1.5
 CAPACITY_RATIO_MIN = 0.95
@@ -17,9 +26,17 @@ COLLECTOR_DOWN_LATENCY_RATIO_MAX = 1.05
 _QUEUE_SLACK = 1.35
 
 
-def _target(name: str, value: float | None, op: str, limit: float, unit: str) -> dict[str, Any]:
+def _target(
+    name: str,
+    value: float | None,
+    op: str,
+    limit: float,
+    unit: str,
+    *,
+    ci95: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     passed = value is not None and (value <= limit if op == "<=" else value >= limit)
-    return {
+    target: dict[str, Any] = {
         "name": name,
         "value": value,
         "op": op,
@@ -27,6 +44,14 @@ def _target(name: str, value: float | None, op: str, limit: float, unit: str) ->
         "unit": unit,
         "verdict": "PASS" if passed else "FAIL",
     }
+    if ci95 is not None:
+        low, high = ci95["ci95"]
+        interval = Interval(ci95["value"], low, high, ci95["n"]["ours"], ci95["n"]["bare"])
+        target["value"] = ci95["value"]
+        target["ci95"] = [low, high]
+        target["n"] = ci95["n"]
+        target["verdict"] = verdict(interval, "<=" if op == "<=" else ">=", limit)
+    return target
 
 
 def _capacity_ratio(capacity: Mapping[str, Any]) -> float | None:
@@ -75,43 +100,92 @@ def _memory_check(results: Mapping[str, Any]) -> dict[str, Any]:
 def evaluate_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every target of the issue with its value, its limit and its verdict."""
     costs = results["cost_per_job"]["ours"]["ratio_to_bare"]
+    cost_ci = results["cost_per_job"]["ours"].get("ci95", {})
     rooms = results["method"]["plan"]["concurrent_rooms"]
     loaded = results["dispatch"]["loaded"]
+    loaded_ci = loaded.get("ci95", {})
     down, up = loaded["ours_collector_down"]["joined"]["p95"], loaded["ours"]["joined"]["p95"]
     hanging = loaded["ours_collector_hanging"]["joined"]["p95"]
-    checks: list[tuple[str, float | None, str, float]] = [
-        ("CPU per job (beyond idle), ours / bare", costs["net_cpu_s_per_job"], "<=", CPU_RATIO_MAX),
+    checks: list[tuple[str, float | None, str, float, Mapping[str, Any] | None]] = [
+        (
+            "CPU per job (beyond idle), ours / bare",
+            costs["net_cpu_s_per_job"],
+            "<=",
+            CPU_RATIO_MAX,
+            cost_ci.get("net_cpu_s_per_job"),
+        ),
+        (
+            "Main-process CPU per job, ours / bare",
+            None,
+            "<=",
+            MAIN_CPU_RATIO_MAX,
+            cost_ci.get("main_cpu_s_per_job"),
+        ),
         (
             f"Dispatch p95 at {rooms} concurrent rooms, ours / bare",
             loaded["ratio_to_bare"]["ours"]["joined"]["p95"],
             "<=",
             DISPATCH_P95_RATIO_MAX,
+            _ci(loaded_ci, "ours/bare"),
         ),
         (
             "Scrape latency after 1,000 jobs / after 10",
             _scrape_growth(results["scrape"]),
             "<=",
             SCRAPE_GROWTH_MAX,
+            None,
         ),
         (
             "Capacity (rooms at dispatch p95 <= 1 s), ours / bare",
             _capacity_ratio(results["capacity"]),
             ">=",
             CAPACITY_RATIO_MIN,
+            None,
         ),
         (
             f"Collector down: dispatch p95 at {rooms} rooms, down / up",
             round(down / up, 3) if down is not None and up else None,
             "<=",
             COLLECTOR_DOWN_LATENCY_RATIO_MAX,
+            _ci(loaded_ci, "ours_collector_down/ours"),
         ),
         (
             f"Collector hanging: dispatch p95 at {rooms} rooms, hanging / up",
             round(hanging / up, 3) if hanging is not None and up else None,
             "<=",
             COLLECTOR_DOWN_LATENCY_RATIO_MAX,
+            _ci(loaded_ci, "ours_collector_hanging/ours"),
         ),
     ]
-    return [_target(name, value, op, limit, "x") for name, value, op, limit in checks] + [
-        _memory_check(results)
-    ]
+    return [
+        _target(name, value, op, limit, "x", ci95=ci) for name, value, op, limit, ci in checks
+    ] + [_memory_check(results)]
+
+
+def _ci(intervals: Mapping[str, Any], pair: str) -> Mapping[str, Any] | None:
+    found: Mapping[str, Any] | None = intervals.get(pair, {}).get("joined_p95")
+    return found
+
+
+def interval_verdicts(cost: Mapping[str, Any], latency: Mapping[str, Any]) -> dict[str, Verdict]:
+    """The verdicts of the targets judged by an interval, from the figures so far (the bench
+    adds rounds while one is INCONCLUSIVE)."""
+    cost_ci = cost.get("ours", {}).get("ci95", {})
+    loaded_ci = latency.get("loaded", {}).get("ci95", {})
+    judged: dict[str, tuple[Mapping[str, Any] | None, float]] = {
+        "cpu": (cost_ci.get("net_cpu_s_per_job"), CPU_RATIO_MAX),
+        "main_cpu": (cost_ci.get("main_cpu_s_per_job"), MAIN_CPU_RATIO_MAX),
+        "dispatch": (_ci(loaded_ci, "ours/bare"), DISPATCH_P95_RATIO_MAX),
+        "collector_down": (
+            _ci(loaded_ci, "ours_collector_down/ours"),
+            COLLECTOR_DOWN_LATENCY_RATIO_MAX,
+        ),
+        "collector_hanging": (
+            _ci(loaded_ci, "ours_collector_hanging/ours"),
+            COLLECTOR_DOWN_LATENCY_RATIO_MAX,
+        ),
+    }
+    return {
+        name: _target(name, None, "<=", limit, "x", ci95=ci)["verdict"] if ci else "INCONCLUSIVE"
+        for name, (ci, limit) in judged.items()
+    }

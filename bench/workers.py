@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.affinity import pin_tree
 from bench.markers import BARE_CONNECTED, BARE_ENTRYPOINT
 from devtools.harness import WorkerProcess, wait_until
 from devtools.harness.sdk_logs import PROCESS_INITIALIZED, REGISTERED_WORKER
@@ -93,6 +94,10 @@ def _environment(kind: WorkerKind, otlp_endpoint: str) -> dict[str, str]:
         "AGENT_NAME": kind.agent_name,
         "WORKER_NUM_IDLE_PROCESSES": str(IDLE_PROCESSES),
         "LOG_LEVEL": "INFO",
+        # the same job as the bare worker's, which ends as soon as its room empties: without
+        # this ours stays 20 s in each emptied room (the departure grace period), and its job
+        # processes' CPU over those seconds counted as the telemetry's cost
+        "AGENT_DEPARTURE_TIMEOUT": "0",
     }
     if kind.otlp:
         env |= {
@@ -104,7 +109,12 @@ def _environment(kind: WorkerKind, otlp_endpoint: str) -> dict[str, str]:
 
 
 def start_worker(
-    kind: WorkerKind, access: ServerAccess, work_dir: Path, otlp: str
+    kind: WorkerKind,
+    access: ServerAccess,
+    work_dir: Path,
+    otlp: str,
+    *,
+    cpus: frozenset[int] | None = None,
 ) -> WorkerProcess:
     """Start a worker and wait until it registered and its idle processes are warm.
 
@@ -113,13 +123,19 @@ def start_worker(
         access: the LiveKit server.
         work_dir: where its log goes.
         otlp: the OTLP endpoint it exports spans to (when it does), for ``kind.protocol``.
+        cpus: the CPUs its process tree runs on (None: wherever the bench runs).
     """
     env = _environment(kind, otlp)
     worker = WorkerProcess.serving(access, work_dir, env=env, module=kind.module)
     try:
         worker.start(wait_registered=None)
+        if cpus is not None and worker.process is not None:
+            pin_tree(worker.process.pid, cpus)
         worker.wait_for_line(REGISTERED_WORKER, timeout=90)
         worker.wait_for_line(PROCESS_INITIALIZED, timeout=90, count=IDLE_PROCESSES)
+        if cpus is not None and worker.process is not None:
+            # what it started before the first pinning took effect; later forks inherit
+            pin_tree(worker.process.pid, cpus)
     except BaseException:
         stop_worker(worker)
         raise

@@ -8,6 +8,7 @@ bounded: a participant publishes for a fixed time, then unpublishes and disconne
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -67,12 +68,21 @@ async def create_dispatch(
         )
 
 
-def _tone(frequency: float, frame_index: int) -> rtc.AudioFrame:
-    samples = _SAMPLE_RATE * _FRAME_MS // 1000
-    start = frame_index * samples
-    t = (np.arange(samples) + start) / _SAMPLE_RATE
-    pcm = (0.2 * 32767 * np.sin(2 * math.pi * frequency * t)).astype(np.int16)
-    return rtc.AudioFrame(pcm.tobytes(), _SAMPLE_RATE, 1, samples)
+@functools.lru_cache(maxsize=16)
+def _frames(frequency: float, frame_ms: int) -> tuple[rtc.AudioFrame, ...]:
+    """One second of a tone (silence for frequency 0) in ``frame_ms`` frames, made once.
+
+    A whole-hertz tone completes whole cycles in a second, so the frames loop seamlessly;
+    computing each frame anew cost the load generator a sine over every sample, 50 times a
+    second per track.
+    """
+    samples = _SAMPLE_RATE * frame_ms // 1000
+    frames = []
+    for index in range(1000 // frame_ms):
+        t = (np.arange(samples) + index * samples) / _SAMPLE_RATE
+        pcm = (0.2 * 32767 * np.sin(2 * math.pi * frequency * t)).astype(np.int16)
+        frames.append(rtc.AudioFrame(pcm.tobytes(), _SAMPLE_RATE, 1, samples))
+    return tuple(frames)
 
 
 @dataclass
@@ -87,6 +97,9 @@ class SyntheticParticipant:
         metadata: participant metadata.
         attributes: participant attributes.
         tracks: how many microphone-source tone tracks to publish.
+        silence: publish silence instead of a tone (the bench: the track matters, not its
+            sound).
+        frame_ms: audio frame length; longer frames mean fewer calls into the WebRTC stack.
     """
 
     access: ServerAccess
@@ -96,6 +109,8 @@ class SyntheticParticipant:
     metadata: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
     tracks: int = 1
+    silence: bool = False
+    frame_ms: int = _FRAME_MS
     _room: rtc.Room | None = None
     _publications: list[rtc.LocalTrackPublication] = field(default_factory=list)
     _pumps: list[asyncio.Task[None]] = field(default_factory=list)
@@ -122,7 +137,9 @@ class SyntheticParticipant:
             options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
             publication = await self._room.local_participant.publish_track(track, options)
             self._publications.append(publication)
-            self._pumps.append(asyncio.create_task(self._pump(source, 440.0 + 110.0 * index)))
+            frequency = 0.0 if self.silence else 440.0 + 110.0 * index
+            frames = _frames(frequency, self.frame_ms)
+            self._pumps.append(asyncio.create_task(self._pump(source, frames)))
 
     async def unpublish(self) -> None:
         """Stop the tones and unpublish every track."""
@@ -170,9 +187,9 @@ class SyntheticParticipant:
             await self.leave()
 
     @staticmethod
-    async def _pump(source: rtc.AudioSource, frequency: float) -> None:
+    async def _pump(source: rtc.AudioSource, frames: tuple[rtc.AudioFrame, ...]) -> None:
         # real-time pacing: capture_frame waits while the source's queue is full
         index = 0
         while True:
-            await source.capture_frame(_tone(frequency, index))
+            await source.capture_frame(frames[index % len(frames)])
             index += 1

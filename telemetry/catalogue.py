@@ -40,6 +40,7 @@ __all__ = [
     "SPANS_DROPPED",
     "SPANS_ENDED",
     "SPANS_EXPORTED",
+    "SPANS_RELAYED",
     "SPAN_LOSS_REASONS",
     "SPAN_EXPORT_FAILURES",
     "TRACKS_PUBLISHED",
@@ -78,8 +79,17 @@ _HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 JOB_FAILURE_REASONS = ("entrypoint_error", "handler_error", "process_exited")
 # queue_full: the export queue was full; export_failed: the exporter reported the batch
 # failed; export_timeout: the batch was still being exported when the exit flush gave up;
-# shutdown: queued, or ended, after the processor stopped exporting
-SPAN_LOSS_REASONS = ("queue_full", "export_failed", "export_timeout", "shutdown")
+# shutdown: queued, or ended, after the processor stopped exporting; handoff_failed: a job
+# process could not hand its spans to the main process; relay_queue_full: the main
+# process's span relay queue was full
+SPAN_LOSS_REASONS = (
+    "queue_full",
+    "export_failed",
+    "export_timeout",
+    "shutdown",
+    "handoff_failed",
+    "relay_queue_full",
+)
 
 
 @dataclass(frozen=True)
@@ -259,7 +269,8 @@ PREWARM_DURATION = Metric(
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0),
     observed_in="job",
 )
-# span accounting: in every job process, ended = exported + dropped (all reasons)
+# span accounting, across the processes: ended = exported + dropped (all reasons); job
+# processes hand their spans to the main process, which exports them (telemetry.relay)
 SPANS_ENDED = Metric(
     f"{PREFIX}_spans_ended",
     "counter",
@@ -272,23 +283,31 @@ SPANS_EXPORTED = Metric(
     "counter",
     "Spans the OTLP endpoint accepted.",
     "spans the OTLP endpoint accepted",
-    observed_in="job",
+    observed_in="both",
+)
+SPANS_RELAYED = Metric(
+    f"{PREFIX}_spans_relayed",
+    "counter",
+    "Spans the main process received from job processes, to export them.",
+    "spans job processes handed to the main process",
+    observed_in="main",
 )
 SPAN_EXPORT_FAILURES = Metric(
     f"{PREFIX}_span_export_failures",
     "counter",
     "Span export batches not delivered: failed, or unfinished when a process exited.",
     "span batches not delivered",
-    observed_in="job",
+    observed_in="both",
 )
 SPANS_DROPPED = Metric(
     f"{PREFIX}_spans_dropped",
     "counter",
-    "Spans lost, by reason (queue_full, export_failed, export_timeout, shutdown).",
+    "Spans lost, by reason (queue_full, export_failed, export_timeout, shutdown, "
+    "handoff_failed, relay_queue_full).",
     "spans lost, by reason",
     labels=("reason",),
     label_values=(("reason", SPAN_LOSS_REASONS),),
-    observed_in="job",
+    observed_in="both",
 )
 EVENT_LOOP_LAG = Metric(
     f"{PREFIX}_event_loop_lag_seconds",
@@ -530,6 +549,7 @@ METRICS: tuple[Metric, ...] = (
     PREWARM_DURATION,
     SPANS_ENDED,
     SPANS_EXPORTED,
+    SPANS_RELAYED,
     SPAN_EXPORT_FAILURES,
     SPANS_DROPPED,
     EVENT_LOOP_LAG,

@@ -22,13 +22,72 @@ from .log_messages import SPAN_EXPORT_FAILING, SPAN_EXPORT_RECOVERED
 from .seams import otel_sdk
 from .span_ledger import SpanLedger
 
-__all__ = ["MeteredBatchSpanProcessor", "MeteredSpanExporter"]
+__all__ = [
+    "EXPORT_GRACE_MILLIS",
+    "ExportWarnings",
+    "MeteredBatchSpanProcessor",
+    "MeteredSpanExporter",
+]
 
 logger = logging.getLogger(__name__)
 
 # how long an exiting process waits for an export in progress before it assumes the export
 # is retrying an unreachable collector (see MeteredBatchSpanProcessor.shutdown_within)
-_EXPORT_GRACE_MILLIS = 2000
+EXPORT_GRACE_MILLIS = 2000
+
+
+class ExportWarnings:
+    """Failure warnings of one exporting path, at most one per ``warn_interval``, plus one
+    when delivery recovers.
+
+    Args:
+        warn_interval: minimum seconds between two warnings.
+        clock: monotonic time source (tests pass a fake one).
+    """
+
+    def __init__(
+        self, *, warn_interval: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._warn_interval = warn_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last_warning: float | None = None
+        self._failures_since_warning = 0
+        self._failing = False
+
+    @property
+    def failing(self) -> bool:
+        """Whether the latest export failed (and none succeeded since)."""
+        with self._lock:
+            return self._failing
+
+    def failed(self, spans: int) -> None:
+        """An export of ``spans`` spans failed: warn, unless a warning went out recently."""
+        with self._lock:
+            self._failing = True
+            self._failures_since_warning += 1
+            now = self._clock()
+            if self._last_warning is not None and now - self._last_warning < self._warn_interval:
+                return
+            failures, self._failures_since_warning = self._failures_since_warning, 0
+            self._last_warning = now
+        logger.warning(
+            "%s (%d failed batch(es) since the last warning, %d spans in the latest); "
+            "is the OTLP endpoint reachable?",
+            SPAN_EXPORT_FAILING,
+            failures,
+            spans,
+        )
+
+    def delivered(self) -> None:
+        """An export succeeded: say so once if the previous ones failed."""
+        with self._lock:
+            if not self._failing:
+                return
+            self._failing = False
+            self._last_warning = None
+            self._failures_since_warning = 0
+        logger.info(SPAN_EXPORT_RECOVERED)
 
 
 class MeteredSpanExporter(SpanExporter):
@@ -51,12 +110,8 @@ class MeteredSpanExporter(SpanExporter):
     ) -> None:
         self._inner = inner
         self._ledger = ledger
-        self._warn_interval = warn_interval
-        self._clock = clock
+        self._warnings = ExportWarnings(warn_interval=warn_interval, clock=clock)
         self._lock = threading.Lock()
-        self._last_warning: float | None = None
-        self._failures_since_warning = 0
-        self._failing = False
         self._shut_down = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -75,16 +130,15 @@ class MeteredSpanExporter(SpanExporter):
         delivered = result is SpanExportResult.SUCCESS
         self._ledger.exported(len(spans), delivered=delivered)
         if delivered:
-            self._recovered()
+            self._warnings.delivered()
         else:
-            self._failed(len(spans))
+            self._warnings.failed(len(spans))
         return result
 
     @property
     def failing(self) -> bool:
         """Whether the latest export failed (and none succeeded since)."""
-        with self._lock:
-            return self._failing
+        return self._warnings.failing
 
     def shutdown(self) -> None:
         """Shut the inner exporter down (once; it stops retrying an export in progress)."""
@@ -97,32 +151,6 @@ class MeteredSpanExporter(SpanExporter):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Flush the inner exporter."""
         return self._inner.force_flush(timeout_millis)
-
-    def _failed(self, spans: int) -> None:
-        with self._lock:
-            self._failing = True
-            self._failures_since_warning += 1
-            now = self._clock()
-            if self._last_warning is not None and now - self._last_warning < self._warn_interval:
-                return
-            failures, self._failures_since_warning = self._failures_since_warning, 0
-            self._last_warning = now
-        logger.warning(
-            "%s (%d failed batch(es) since the last warning, %d spans in the latest); "
-            "is the OTLP endpoint reachable?",
-            SPAN_EXPORT_FAILING,
-            failures,
-            spans,
-        )
-
-    def _recovered(self) -> None:
-        with self._lock:
-            if not self._failing:
-                return
-            self._failing = False
-            self._last_warning = None
-            self._failures_since_warning = 0
-        logger.info(SPAN_EXPORT_RECOVERED)
 
 
 class MeteredBatchSpanProcessor(BatchSpanProcessor):
@@ -144,7 +172,7 @@ class MeteredBatchSpanProcessor(BatchSpanProcessor):
         """Export what is queued and stop, waiting at most ``timeout_millis``.
 
         A reachable collector takes a job's last spans in milliseconds. An export still
-        running after ``_EXPORT_GRACE_MILLIS``, or one after a failed export, is retrying a
+        running after ``EXPORT_GRACE_MILLIS``, or one after a failed export, is retrying a
         collector that does not answer: the OTLP exporters back off for seconds between
         attempts, and waiting would keep an exiting job process (and its memory) alive for
         the whole bound. The exporter is then shut down, which ends its retries. Whatever
@@ -154,7 +182,7 @@ class MeteredBatchSpanProcessor(BatchSpanProcessor):
         # BatchSpanProcessor.shutdown() always waits up to 30 s; the bound a job process needs
         # to exit before the SDK kills it goes to its queue instead
         failing = isinstance(self._exporter, MeteredSpanExporter) and self._exporter.failing
-        grace = 0 if failing else min(timeout_millis, _EXPORT_GRACE_MILLIS)
+        grace = 0 if failing else min(timeout_millis, EXPORT_GRACE_MILLIS)
         flush = threading.Thread(
             target=otel_sdk.shutdown_queue,
             args=(self, timeout_millis),

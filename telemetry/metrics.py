@@ -118,6 +118,7 @@ class WorkerMetrics:
         self._prewarm = b.histogram(c.PREWARM_DURATION)
         self._spans_ended = b.counter(c.SPANS_ENDED)
         self._spans_exported = b.counter(c.SPANS_EXPORTED)
+        self._spans_relayed = b.counter(c.SPANS_RELAYED)
         self._export_failures = b.counter(c.SPAN_EXPORT_FAILURES)
         self._spans_dropped = b.counter(c.SPANS_DROPPED)
         self._loop_lag = b.histogram(c.EVENT_LOOP_LAG)
@@ -305,6 +306,10 @@ class WorkerMetrics:
     def spans_exported(self, spans: int) -> None:
         """Count spans the OTLP endpoint accepted."""
         self._spans_exported.inc(spans)
+
+    def spans_relayed(self, spans: int) -> None:
+        """Count spans the main process received from job processes, to export them."""
+        self._spans_relayed.inc(spans)
 
     def loop_lag(self, process: str, seconds: float) -> None:
         """Record how late the event loop of a ``main`` or ``job`` process ran a timer."""

@@ -70,6 +70,16 @@ class RoomObserver:
         with trace.use_span(span, end_on_exit=False):
             yield span
 
+    def log_ids(self, participant: rtc.Participant | None = None) -> dict[str, str]:
+        """The ``trace_id`` and ``span_id`` of the participant's span (or the root), for a log
+        call's ``extra``: the ids a line logged inside :meth:`context_of` gets, without making
+        the span current (which costs a context switch and back per line)."""
+        entry = self._participants.get(participant.sid) if participant is not None else None
+        context = (entry[0] if entry is not None else self.root).get_span_context()
+        if not context.is_valid:
+            return {}
+        return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
+
     def room_connected(self, seconds: float) -> None:
         """Record how long the job took to connect to its room."""
         self._metrics.room_connected(seconds)

@@ -7,6 +7,12 @@ that has not returned count as ``export_timeout``, spans still queued (or ending
 flush gave up) as ``shutdown``. Settling computes what is left from the counts themselves,
 so a span between the queue and the exporter at that moment is counted once, never zero or
 two times; an export that returns after the settlement changes nothing.
+
+With the span relay (``telemetry.relay``) the account spans two processes: a job process's
+ledger counts a batch handed to the main process as delivered (``hands_over``) and one it
+could not hand over as lost (``handoff_failed``); the main process's ledger counts the spans
+it *received* in place of spans that ended, and their export. Together, across the
+processes: ended = exported + lost.
 """
 
 from __future__ import annotations
@@ -37,16 +43,23 @@ class SpanCounts(Protocol):
     def span_export_failed(self) -> None:
         """Count an export batch that did not deliver its spans."""
 
+    def spans_relayed(self, spans: int) -> None:
+        """Count spans the main process received from job processes to export."""
+
 
 class SpanLedger:
     """Thread-safe span accounting of one process.
 
     Args:
         counts: where every count is recorded as it happens.
+        hands_over: this process delivers its spans to the main process rather than to the
+            collector (a job process with the relay): a delivered batch is counted by the
+            main process when it arrives, a failed one is lost as ``handoff_failed``.
     """
 
-    def __init__(self, counts: SpanCounts) -> None:
+    def __init__(self, counts: SpanCounts, *, hands_over: bool = False) -> None:
         self._counts = counts
+        self._hands_over = hands_over
         self._lock = threading.Lock()
         self._ended = 0
         self._exported = 0
@@ -60,6 +73,15 @@ class SpanLedger:
         with self._lock:
             self._ended += spans
             self._counts.spans_ended(spans)
+            if self._settled:
+                self._lose(spans, "shutdown")
+
+    def received(self, spans: int) -> None:
+        """Spans handed over by a job process enter this (the main) process's account; after
+        the settlement they are lost at once."""
+        with self._lock:
+            self._ended += spans
+            self._counts.spans_relayed(spans)
             if self._settled:
                 self._lose(spans, "shutdown")
 
@@ -82,7 +104,10 @@ class SpanLedger:
                 return  # already counted as lost when the exit flush gave up on it
             if delivered:
                 self._exported += spans
-                self._counts.spans_exported(spans)
+                if not self._hands_over:  # handed-over spans are counted where they arrive
+                    self._counts.spans_exported(spans)
+            elif self._hands_over:
+                self._lose(spans, "handoff_failed")
             else:
                 self._counts.span_export_failed()
                 self._lose(spans, "export_failed")

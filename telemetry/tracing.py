@@ -1,11 +1,12 @@
 """One OpenTelemetry tracer provider per process, joined to the SDK's trace.
 
-Each process builds its own provider (the main process at start, each job process in
-prewarm), so no exporter thread ever crosses a fork. The provider is handed to the SDK with
-``livekit.agents.telemetry.set_tracer_provider``: the SDK's own spans (``job_entrypoint``
-with the dispatch timeline, ``room_connect``, ``job_shutdown``) and the project's then share
-one provider and form one trace per job, and the SDK's PII filter runs before every
-exporter when personal data is not allowed.
+Each job process builds its own provider in prewarm, so no exporter thread ever crosses a
+fork. With OTLP export, a job process hands its finished spans to the main process, which
+exports them over one long-lived session (``telemetry.handoff``, ``telemetry.relay``). The
+provider is handed to the SDK with ``livekit.agents.telemetry.set_tracer_provider``: the
+SDK's own spans (``job_entrypoint`` with the dispatch timeline, ``room_connect``,
+``job_shutdown``) and the project's then share one provider and form one trace per job,
+and the SDK's PII filter runs before every exporter when personal data is not allowed.
 
 Configuration is the OpenTelemetry specification's: ``OTEL_EXPORTER_OTLP_ENDPOINT``,
 ``OTEL_EXPORTER_OTLP_PROTOCOL``, ``OTEL_TRACES_SAMPLER``/``_ARG``,
@@ -23,6 +24,7 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from opentelemetry import trace
@@ -33,6 +35,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.util.types import AttributeValue
 
 from .exporters import MeteredBatchSpanProcessor, MeteredSpanExporter
+from .handoff import SpanHandoff
 from .span_ledger import SpanCounts, SpanLedger
 
 __all__ = [
@@ -162,6 +165,7 @@ def setup_tracing(
     schedule_delay_millis: int = 1000,
     install: bool = True,
     flush_at_exit_seconds: float | None = None,
+    handoff_to: Path | None = None,
 ) -> Tracing:
     """Create the process's provider, export through a metered batch processor, and hand it
     to the SDK.
@@ -179,6 +183,8 @@ def setup_tracing(
         install: hand the provider to the SDK (tests of the factory pass False).
         flush_at_exit_seconds: in a job process, export what is left when the process
             exits, waiting at most this long.
+        handoff_to: hand finished spans to the main process's span socket at this path
+            instead of exporting them (``exporter`` is then not used).
     """
     provider = TracerProvider(
         resource=resource,
@@ -186,13 +192,19 @@ def setup_tracing(
         span_limits=SpanLimits(max_attribute_length=attribute_length_limit),
     )
     processor = None
-    if exporter is not None:
+    if handoff_to is not None:
+        ledger = SpanLedger(span_counts, hands_over=True)
+        processor = MeteredBatchSpanProcessor(
+            SpanHandoff(handoff_to, ledger), ledger, schedule_delay_millis=schedule_delay_millis
+        )
+    elif exporter is not None:
         ledger = SpanLedger(span_counts)
         processor = MeteredBatchSpanProcessor(
             MeteredSpanExporter(exporter, ledger),
             ledger,
             schedule_delay_millis=schedule_delay_millis,
         )
+    if processor is not None:
         provider.add_span_processor(processor)
     tracing = Tracing(provider, processor)
     if install:

@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from telemetry import tracing
 from telemetry.exemplars import DISPATCH_LATENCY, JOB_DURATION, ObservationReporter
+from telemetry.handoff import SPANS_SOCKET
 from telemetry.logcontext import install_trace_context_filter
 from telemetry.loop_lag import monitor_loop_lag
 from telemetry.metrics import get_metrics
@@ -47,13 +48,21 @@ def prepare_job_process(proc: JobProcess, settings: RuntimeSettings, version: st
     """Give this job process its own tracer provider, flushed when the process exits."""
     _route_warnings(dev_credentials=settings.uses_dev_credentials)
     metrics = get_metrics()
+    # OTLP export is the main process's (one long-lived session); this process hands its
+    # spans over to it. The console exporter stays local: it writes to this process's stdout.
+    relayed = settings.OTEL_TRACES_EXPORTER == "otlp"
     proc.userdata[TRACING_KEY] = tracing.setup_tracing(
         resource=tracing.build_resource(
             service_version=version, environment=settings.DEPLOYMENT_ENVIRONMENT
         ),
-        exporter=tracing.create_span_exporter(
-            settings.OTEL_TRACES_EXPORTER, settings.traces_protocol
+        exporter=(
+            None
+            if relayed
+            else tracing.create_span_exporter(
+                settings.OTEL_TRACES_EXPORTER, settings.traces_protocol
+            )
         ),
+        handoff_to=settings.metrics_dir / SPANS_SOCKET if relayed else None,
         span_counts=metrics,
         allow_pii=settings.ALLOW_PII,
         id_generator=DispatchIdGenerator(),

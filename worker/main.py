@@ -13,8 +13,10 @@ import time
 
 from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest, cli
 from livekit.plugins import silero
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from telemetry.metrics import get_metrics
+from telemetry.tracing import create_span_exporter
 
 from . import __version__
 from .job import JobRuntime, prepare_job_process
@@ -27,27 +29,18 @@ __all__ = ["build_server", "entrypoint", "job_count_load", "on_request", "prewar
 
 logger = logging.getLogger(__name__)
 
-# the modules of the span exporter prewarm creates, by OTLP protocol; grpc imports its
-# channel module only when the exporter creates its channel
-_OTLP_EXPORTER_MODULES = {
-    "grpc": ("opentelemetry.exporter.otlp.proto.grpc.trace_exporter", "grpc._channel"),
-    "http/protobuf": ("opentelemetry.exporter.otlp.proto.http.trace_exporter",),
-}
 
-
-def _forkserver_preload(settings: RuntimeSettings) -> list[str]:
+def _forkserver_preload() -> list[str]:
     """What every job process would otherwise import for itself, imported once.
 
     Job processes are forked from the SDK's forkserver; each imports this module (for prewarm
-    and the entrypoint: pydantic, OpenTelemetry, prometheus_client) and, in prewarm, the
-    span exporter, about 0.2 s of CPU per job (more where no bytecode is cached, as in the
-    container image). Imported in the forkserver, they are inherited (see bench/README.md).
-    Importing them opens no connection and starts no thread, so forking after is safe.
+    and the entrypoint: pydantic, OpenTelemetry, prometheus_client, the span hand-over and
+    its OTLP encoder), about 0.2 s of CPU per job (more where no bytecode is cached, as in
+    the container image). Imported in the forkserver, they are inherited (see
+    bench/README.md). Importing them opens no connection and starts no thread, so forking
+    after is safe. With OTLP export the exporter itself lives in the main process only.
     """
-    modules = [__name__]
-    if settings.OTEL_TRACES_EXPORTER == "otlp":
-        modules += _OTLP_EXPORTER_MODULES[settings.traces_protocol]
-    return modules
+    return [__name__]
 
 
 def job_count_load(agent_server: AgentServer, *, max_jobs: int) -> float:
@@ -106,6 +99,13 @@ async def entrypoint(ctx: JobContext, settings: RuntimeSettings) -> None:
         await voice.start()
 
 
+def _relay_exporter(settings: RuntimeSettings) -> SpanExporter | None:
+    """The main process's exporter of the job processes' spans (OTLP export only)."""
+    if settings.OTEL_TRACES_EXPORTER != "otlp":
+        return None
+    return create_span_exporter(settings.OTEL_TRACES_EXPORTER, settings.traces_protocol)
+
+
 def build_server(settings: RuntimeSettings) -> WorkerServer:
     """The worker's server, configured by ``settings``, with prewarm and the entrypoint.
 
@@ -131,8 +131,10 @@ def build_server(settings: RuntimeSettings) -> WorkerServer:
         metrics_port=settings.METRICS_PORT,
         metrics_dir=settings.metrics_dir,
         version=__version__,
-        preload_modules=_forkserver_preload(settings),
+        preload_modules=_forkserver_preload(),
         voice_models=voice_models(settings) if settings.VOICE_PIPELINE == "on" else None,
+        span_exporter=functools.partial(_relay_exporter, settings),
+        span_queue_size=settings.SPAN_RELAY_QUEUE_SIZE,
         setup_fnc=functools.partial(prewarm, settings=settings),
     )
     server.rtc_session(

@@ -111,6 +111,9 @@ class RuntimeSettings(BaseSettings):
     OTEL_EXPORTER_OTLP_PROTOCOL: Literal["grpc", "http/protobuf"] = "http/protobuf"
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Literal["grpc", "http/protobuf"] | None = None
     OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: int = Field(default=4096, ge=1)
+    # spans the main process holds for export, handed over by all job processes together;
+    # beyond it an arriving batch is dropped and counted (reason relay_queue_full)
+    SPAN_RELAY_QUEUE_SIZE: int = Field(default=8192, ge=1)
     DEPLOYMENT_ENVIRONMENT: str = "development"
 
     # the voice pipeline: off serves the room only; on runs an AgentSession in it

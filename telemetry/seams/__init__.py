@@ -1,7 +1,8 @@
 """The only modules that touch private names of the libraries the project builds on.
 
 One module per library: :mod:`.lk_agents` (livekit-agents), :mod:`.otel_sdk`
-(opentelemetry-sdk) and :mod:`.prom_client` (prometheus_client). Each offers small public
+(opentelemetry-sdk), :mod:`.otlp_exporter` (the OTLP span exporters) and
+:mod:`.prom_client` (prometheus_client). Each offers small public
 functions to the rest of the project, notes at every private name why it is used and the
 version it was verified on, and lists in ``REQUIREMENTS`` everything it relies on, so that
 ``check()`` (run by one fast test per seam) names what an upgrade removed or changed.

@@ -94,6 +94,11 @@ class RegistrationAwareServer(AgentServer):
         # the pool is created in run() and has no public accessor; verified on 1.8.9
         self._proc_pool.on("process_closed", callback)
 
+    def on_process_started(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(proc)`` whenever the pool starts a job process; once it runs."""
+        # the same pool; it emits process_started once the process exists; verified on 1.8.9
+        self._proc_pool.on("process_started", callback)
+
 
 def replace_child_count_updater(updater: Callable[[], None]) -> bool:
     """Have the SDK's load loop call ``updater`` for its child-process gauge.

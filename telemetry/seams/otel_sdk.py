@@ -88,19 +88,39 @@ def _batch_processor_holds() -> bool:
         processor.shutdown()  # type: ignore[no-untyped-call]
 
 
+class _HeldExporter(SpanExporter):
+    """Holds its first export until released, so the queue behind it fills predictably."""
+
+    def __init__(self) -> None:
+        self.exporting = threading.Event()
+        self.release = threading.Event()
+
+    def export(self, spans: object) -> SpanExportResult:
+        self.exporting.set()
+        self.release.wait(5)
+        return SpanExportResult.SUCCESS
+
+
 def _counted_drops_hold() -> bool:
+    # the export thread holds the first span in a stuck export, so of the next three spans
+    # a queue of two keeps two and drops one, whatever the scheduling
     drops: list[int] = []
+    exporter = _HeldExporter()
     processor = BatchSpanProcessor(
-        _NullExporter(), max_queue_size=2, max_export_batch_size=2, schedule_delay_millis=60_000
+        exporter, max_queue_size=2, max_export_batch_size=1, schedule_delay_millis=60_000
     )
     count_queue_drops(processor, lambda: drops.append(1))
     provider = TracerProvider()
     provider.add_span_processor(processor)
     try:
+        provider.get_tracer(__name__).start_span("s").end()
+        if not exporter.exporting.wait(5):
+            return False
         for _ in range(3):
             provider.get_tracer(__name__).start_span("s").end()
         return len(drops) == 1 and len(processor._batch_processor._queue) == 2
     finally:
+        exporter.release.set()
         provider.shutdown()
 
 

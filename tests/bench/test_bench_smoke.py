@@ -31,6 +31,8 @@ def _run_quick_bench(out: Path) -> dict[str, Any]:
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     assert "[00:00] bench quick" in completed.stdout  # progress is shown while it runs
+    assert "time budget 5 min" in completed.stdout
+    assert "CPU affinity: " in completed.stdout
     results: dict[str, Any] = json.loads((out / "latest.json").read_text())
     return results
 
@@ -90,10 +92,23 @@ def test_quick_bench_measures_every_figure_and_judges_every_target(tmp_path: Pat
     _assert_other_figures(results)
 
     targets = results["targets"]
-    assert len(targets) == 7
+    assert len(targets) == 8
     for target in targets:
-        assert target["verdict"] in ("PASS", "FAIL"), target
+        assert target["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE"), target
         assert target["value"] is not None, target
+    # the ratios judged by an interval carry it, with their sample counts
+    judged = [t for t in targets if "ci95" in t]
+    assert len(judged) == 5, [t["name"] for t in judged]
+    for target in judged:
+        low, high = target["ci95"]
+        assert low <= high, target
+        assert target["n"]["ours"] > 0, target
+        assert target["n"]["bare"] > 0, target
+    assert results["method"]["time_budget_s"] > 0
+    assert results["cost_per_job"]["ours"]["ci95"]["net_cpu_s_per_job"]["n"] == {
+        "ours": 1,
+        "bare": 1,
+    }
 
     markdown = (tmp_path / "latest.md").read_text()
     assert "| Figure | Bare SDK | Ours | Ours / bare |" in markdown

@@ -15,7 +15,7 @@ from livekit.agents import worker as sdk_worker
 from livekit.agents.telemetry import metrics as sdk_metrics
 
 from telemetry import children
-from telemetry.children import count_descendants, install_child_count
+from telemetry.children import ChildCount, count_descendants, install_child_count
 from telemetry.seams.lk_agents import CHILD_COUNT_UPDATER
 
 _TREE_TIMEOUT = 10.0
@@ -131,3 +131,37 @@ def test_without_proc_the_count_falls_back_to_psutil(
 def test_a_missing_proc_is_an_error_for_the_caller(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         count_descendants(proc=tmp_path / "missing")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_tree_is_recounted_only_after_a_change_or_when_the_count_is_old() -> None:
+    counts: list[float] = []
+    clock = _Clock()
+    child_count = ChildCount(lambda: counts.append(clock.now), rescan_seconds=10, clock=clock)
+
+    child_count.tick()  # the first tick counts
+    for _ in range(20):  # twice a second for 10 s, nothing changed
+        clock.now += 0.5
+        child_count.tick()
+    assert counts == [100.0, 110.0]  # and once more when the count was 10 s old
+
+    clock.now += 0.5
+    child_count.changed("a process")
+    child_count.tick()
+    child_count.tick()
+    assert counts == [100.0, 110.0, 110.5]  # the change, counted once
+
+
+@pytest.mark.usefixtures("sdk_updater")
+def test_the_sdk_ticks_the_change_driven_count(tree: psutil.Process) -> None:
+    sdk_metrics.CHILD_PROC_GAUGE.labels(nodename=utils.nodename()).set(-1)
+    assert install_child_count(ChildCount().tick) is True
+    getattr(sdk_metrics, CHILD_COUNT_UPDATER)()
+    assert _gauge() == count_descendants() >= 2

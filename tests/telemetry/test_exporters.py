@@ -25,6 +25,7 @@ class _Counts:
         self.ended = 0
         self.exported = 0
         self.failures = 0
+        self.relayed = 0
         self.lost: Counter[str] = Counter()
 
     def spans_ended(self, spans: int) -> None:
@@ -38,6 +39,9 @@ class _Counts:
 
     def span_export_failed(self) -> None:
         self.failures += 1
+
+    def spans_relayed(self, spans: int) -> None:
+        self.relayed += spans
 
     @property
     def balanced(self) -> bool:

@@ -31,6 +31,7 @@ _EXPECTED = {
     "agent_worker_spans_dropped": ("counter", ["reason"]),
     "agent_worker_spans_ended": ("counter", []),
     "agent_worker_spans_exported": ("counter", []),
+    "agent_worker_spans_relayed": ("counter", []),
     "agent_worker_event_loop_lag_seconds": ("histogram", ["process"]),
     "agent_worker_voice_sessions_active": ("gauge", []),
     "agent_worker_voice_invalid_latency": ("counter", ["reason", "stage"]),
@@ -107,12 +108,18 @@ def test_span_accounting_counts_batches_and_spans_by_reason(
     metrics.span_export_failed()
     metrics.spans_lost(7, "export_failed")
     metrics.spans_lost(2, "queue_full")
+    metrics.spans_relayed(5)
+    metrics.spans_lost(1, "relay_queue_full")
+    metrics.spans_lost(1, "handoff_failed")
     assert sample(registry, "agent_worker_spans_ended_total") == 12
+    assert sample(registry, "agent_worker_spans_relayed_total") == 5
     assert sample(registry, "agent_worker_spans_exported_total") == 3
     assert sample(registry, "agent_worker_span_export_failures_total") == 1
     get = registry.get_sample_value
     assert get("agent_worker_spans_dropped_total", {"reason": "export_failed"}) == 7
     assert get("agent_worker_spans_dropped_total", {"reason": "queue_full"}) == 2
+    assert get("agent_worker_spans_dropped_total", {"reason": "relay_queue_full"}) == 1
+    assert get("agent_worker_spans_dropped_total", {"reason": "handoff_failed"}) == 1
     with pytest.raises(ValueError, match="unknown span loss reason"):
         metrics.spans_lost(1, "collector said no")
 

@@ -57,16 +57,19 @@ def test_a_queue_filled_another_way_is_named(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_queue_drops_are_counted_exactly() -> None:
     drops: list[int] = []
+    exporter = otel_sdk._HeldExporter()  # holds the first batch, so the queue fills behind it
     processor = BatchSpanProcessor(
-        _Refusing(), max_queue_size=4, max_export_batch_size=4, schedule_delay_millis=60_000
+        exporter, max_queue_size=4, max_export_batch_size=1, schedule_delay_millis=60_000
     )
     otel_sdk.count_queue_drops(processor, lambda: drops.append(1))
     provider = TracerProvider()
     provider.add_span_processor(processor)
     try:
+        provider.get_tracer(__name__).start_span("first").end()
+        assert exporter.exporting.wait(5)
         for _ in range(7):
             provider.get_tracer(__name__).start_span("s").end()
         assert len(drops) == 3
-        otel_sdk.shutdown_queue(processor, timeout_millis=100)
     finally:
+        exporter.release.set()
         provider.shutdown()

@@ -1,0 +1,145 @@
+"""Ratios with 95 % bootstrap confidence intervals, and verdicts that respect them.
+
+One median or one p95 per round cannot decide a 3 % target when rounds differ by 20 %
+(bench/README.md). Each ratio is therefore reported with a percentile bootstrap interval:
+resample the samples (probe rooms for a latency, rounds for CPU per job), recompute the
+ratio, and take the 2.5th and 97.5th percentiles of the resampled ratios. A target is PASS
+when the whole interval is on the right side of its limit, FAIL when the whole interval is
+on the wrong side, INCONCLUSIVE otherwise; the bench adds rounds while any target is
+inconclusive, within its time budget (:func:`more_rounds`).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bench.stats import percentile
+
+__all__ = [
+    "Interval",
+    "Verdict",
+    "bootstrap_ratio",
+    "more_rounds",
+    "p95",
+    "verdict",
+]
+
+Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
+Statistic = Callable[[Sequence[float]], float]
+
+_RESAMPLES = 2000
+
+
+def p95(values: Sequence[float]) -> float:
+    """The 95th percentile (linear interpolation) of non-empty ``values``."""
+    result = percentile(values, 95)
+    assert result is not None
+    return result
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A ratio, ours / bare, with its 95 % bootstrap confidence interval.
+
+    Attributes:
+        estimate: the ratio of the statistic over all samples.
+        low: the interval's lower end.
+        high: the interval's upper end.
+        n_ours: samples of the numerator.
+        n_bare: samples of the denominator.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    n_ours: int
+    n_bare: int
+
+    def as_dict(self, digits: int = 3) -> dict[str, Any]:
+        """The JSON form: the ratio, its interval and the sample counts."""
+        return {
+            "value": round(self.estimate, digits),
+            "ci95": [round(self.low, digits), round(self.high, digits)],
+            "n": {"ours": self.n_ours, "bare": self.n_bare},
+        }
+
+
+def bootstrap_ratio(
+    ours: Sequence[float],
+    bare: Sequence[float],
+    statistic: Statistic = statistics.median,
+    *,
+    paired: bool = False,
+    resamples: int = _RESAMPLES,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval | None:
+    """``statistic(ours) / statistic(bare)`` with a percentile bootstrap interval.
+
+    Args:
+        ours: the numerator's samples (e.g. CPU per job of each round, ours).
+        bare: the denominator's samples.
+        statistic: what is compared (median by default; :func:`p95` for tail latency).
+        paired: the samples are pairs (round ``i`` of ours ran next to round ``i`` of
+            bare): resample the pairs together, which cancels slow drift of the machine.
+        resamples: bootstrap resamples.
+        confidence: the interval's coverage.
+        seed: the resampling's seed (the same samples give the same interval).
+
+    Returns:
+        The interval, or None when a side has no samples or a statistic is not positive.
+    """
+    if not ours or not bare or (paired and len(ours) != len(bare)):
+        return None
+    denominator = statistic(bare)
+    if denominator <= 0:
+        return None
+    rng = random.Random(seed)
+    ratios = []
+    for _ in range(resamples):
+        if paired:
+            picks = [rng.randrange(len(ours)) for _ in ours]
+            num, den = [ours[i] for i in picks], [bare[i] for i in picks]
+        else:
+            num, den = rng.choices(ours, k=len(ours)), rng.choices(bare, k=len(bare))
+        resampled = statistic(den)
+        if resampled > 0:
+            ratios.append(statistic(num) / resampled)
+    tail = (1 - confidence) / 2 * 100
+    low, high = percentile(ratios, tail), percentile(ratios, 100 - tail)
+    if low is None or high is None:
+        return None
+    return Interval(statistic(ours) / denominator, low, high, len(ours), len(bare))
+
+
+def verdict(interval: Interval | None, op: Literal["<=", ">="], limit: float) -> Verdict:
+    """PASS when the whole interval meets ``op limit``, FAIL when none of it does."""
+    if interval is None:
+        return "INCONCLUSIVE"
+    if op == "<=":
+        if interval.high <= limit:
+            return "PASS"
+        return "FAIL" if interval.low > limit else "INCONCLUSIVE"
+    if interval.low >= limit:
+        return "PASS"
+    return "FAIL" if interval.high < limit else "INCONCLUSIVE"
+
+
+def more_rounds(
+    verdicts: Sequence[Verdict],
+    *,
+    elapsed: float,
+    seconds_per_round: float,
+    budget: float,
+    rounds: int,
+    max_rounds: int,
+) -> bool:
+    """Whether to run another round: a target is still inconclusive, and one more round
+    (as long as the slowest so far) ends within the time budget and the round cap."""
+    if "INCONCLUSIVE" not in verdicts or rounds >= max_rounds:
+        return False
+    return elapsed + seconds_per_round <= budget
