@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bench.report import embed_between
+
 __all__ = ["BEGIN", "END", "embed_fleet", "render_fleet"]
 
 BEGIN = "<!-- fleet bench figures: start -->"
@@ -69,12 +71,5 @@ def render_fleet(results: Mapping[str, Any]) -> str:
 
 
 def embed_fleet(markdown: str, document: str) -> str:
-    """``document`` with the text between its fleet markers replaced by ``markdown``.
-
-    Raises:
-        ValueError: the document lacks the markers, or has them out of order.
-    """
-    start, end = document.find(BEGIN), document.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"no {BEGIN} ... {END} section")
-    return document[: start + len(BEGIN)] + "\n" + markdown.rstrip("\n") + "\n" + document[end:]
+    """``document`` with the text between its fleet markers replaced by ``markdown``."""
+    return embed_between(markdown, document, BEGIN, END)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["BEGIN", "END", "embed", "render_markdown"]
+__all__ = ["BEGIN", "END", "embed", "embed_between", "render_markdown"]
 
 _DASH = "—"
 # where the README holds the latest figures, which ``embed`` replaces
@@ -271,13 +271,18 @@ def render_markdown(results: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def embed(markdown: str, document: str) -> str:
-    """``document`` with the text between its ``BEGIN`` and ``END`` markers replaced.
+def embed_between(markdown: str, document: str, begin: str, end: str) -> str:
+    """``document`` with the text between its ``begin`` and ``end`` markers replaced.
 
     Raises:
         ValueError: the document lacks the markers, or has them out of order.
     """
-    start, end = document.find(BEGIN), document.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"no {BEGIN} ... {END} section")
-    return document[: start + len(BEGIN)] + "\n" + markdown.rstrip("\n") + "\n" + document[end:]
+    start, stop = document.find(begin), document.find(end)
+    if start < 0 or stop < start:
+        raise ValueError(f"no {begin} ... {end} section")
+    return document[: start + len(begin)] + "\n" + markdown.rstrip("\n") + "\n" + document[stop:]
+
+
+def embed(markdown: str, document: str) -> str:
+    """``document`` with the bench results section (``BEGIN`` … ``END``) replaced."""
+    return embed_between(markdown, document, BEGIN, END)
