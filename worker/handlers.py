@@ -22,7 +22,7 @@ from livekit.rtc.room import EventTypes
 from telemetry import labels
 from telemetry.room import RoomObserver
 
-from .log_messages import HANDLER_FAILED, PARTICIPANT_CONNECTED
+from .log_messages import HANDLER_FAILED, PARTICIPANT_CONNECTED, PARTICIPANT_DISCONNECTED
 
 __all__ = ["RoomHandlers", "participant_label"]
 
@@ -105,7 +105,8 @@ class RoomHandlers:
     def participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         """A remote participant left."""
         logger.info(
-            "Participant disconnected: %s (reason: %s)",
+            "%s: %s (reason: %s)",
+            PARTICIPANT_DISCONNECTED,
             participant_label(participant, self._allow_pii),
             labels.disconnect_reason(participant.disconnect_reason),
             extra=self._observer.log_ids(participant),

@@ -14,6 +14,7 @@ __all__ = [
     "JOB_RECEIVED",
     "JOB_SHUTTING_DOWN",
     "PARTICIPANT_CONNECTED",
+    "PARTICIPANT_DISCONNECTED",
     "REGISTERED_AGAIN",
 ]
 
@@ -27,6 +28,8 @@ JOB_SHUTTING_DOWN = "Job shutting down"
 REGISTERED_AGAIN = "Registered again with the LiveKit server"
 # "<PARTICIPANT_CONNECTED>: <participant> (kind: <kind>)"
 PARTICIPANT_CONNECTED = "Participant connected"
+# "<PARTICIPANT_DISCONNECTED>: <participant> (reason: <reason>)"
+PARTICIPANT_DISCONNECTED = "Participant disconnected"
 # the event name
 HANDLER_FAILED = "Room handler for %s failed"
 # the pid and the exit code of a job process that died while running a job

@@ -16,6 +16,7 @@ from worker.log_messages import (
     JOB_RECEIVED,
     JOB_SHUTTING_DOWN,
     PARTICIPANT_CONNECTED,
+    PARTICIPANT_DISCONNECTED,
 )
 
 from .conftest import AGENT_NAME, room_name, session
@@ -53,7 +54,7 @@ def test_room_session_end_to_end(
             rf"room={room}",
             rf"Track unpublished: TR_\w+ \(source: microphone, kind: audio\) by alice-e2e \| "
             rf"room={room}",
-            rf"Participant disconnected: alice-e2e \(reason: client_initiated\) \| room={room}",
+            rf"{PARTICIPANT_DISCONNECTED}: alice-e2e \(reason: client_initiated\) \| room={room}",
         ]
         for pattern in expected:
             (line,) = worker.wait_for_line(pattern, timeout=5)
