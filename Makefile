@@ -106,8 +106,8 @@ agent-dev-voice: agent-install ## make agent-dev with VOICE_PIPELINE=on, pointed
 demo-voice: agent-install ## A spoken conversation with the voice agent, against local provider fakes (run agent-dev-voice first)
 	$(PY) -m devtools.demo_voice
 
-bench-voice: agent-install infra ## Voice telemetry on vs off: the same spoken conversation, e2e latency and CPU per turn
-	$(PY) -m bench.voice --out bench/results/voice-latest.json
+bench-voice: agent-install infra ## Voice telemetry on vs off: e2e latency and CPU per turn with 95 % intervals; writes bench/results/voice.*
+	$(PY) -m bench.voice
 
 bench: agent-install infra ## Benchmark against the bare SDK; writes bench/results/
 	$(PY) -m bench
