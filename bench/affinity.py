@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import psutil
 
-__all__ = ["Pinning", "available_cpus", "pin_tree", "plan_pinning"]
+__all__ = ["Pinning", "available_cpus", "pin_bench", "pin_tree", "plan_pinning"]
 
 
 @dataclass(frozen=True)
@@ -87,3 +87,20 @@ def pin_tree(pid: int, cpus: Collection[int]) -> int:
             process.cpu_affinity(sorted(cpus))
             pinned += 1
     return pinned
+
+
+def pin_bench(livekit_pid: int | None, say: Callable[[str], None]) -> Pinning | None:
+    """Pin livekit-server and this process (the load generator) apart from the worker's CPUs.
+
+    The workers are pinned to ``Pinning.worker`` as they start (:func:`pin_tree`). Says what
+    went where; None (nothing pinned) with one CPU.
+    """
+    pinning = plan_pinning(available_cpus())
+    if pinning is None:
+        say("CPU affinity: one CPU, nothing pinned")
+        return None
+    if livekit_pid is not None:
+        pin_tree(livekit_pid, pinning.livekit_server)
+    os.sched_setaffinity(0, pinning.load_generator)
+    say(f"CPU affinity: {pinning.describe()}")
+    return pinning

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.affinity import available_cpus, pin_tree, plan_pinning
+from bench.affinity import available_cpus, pin_bench
 from bench.capacity import CapacitySearch, search_capacity
 from bench.confidence import more_rounds
 from bench.config import BenchConfig
@@ -183,16 +183,9 @@ def _pin(
     livekit_pid: int | None, results: dict[str, Any], say: Callable[[str], None]
 ) -> frozenset[int] | None:
     """Pin livekit-server and this process (the load generator); the CPUs for workers."""
-    pinning = plan_pinning(available_cpus())
+    pinning = pin_bench(livekit_pid, say)
     results["method"]["affinity"] = pinning.as_dict() if pinning else None
-    if pinning is None:
-        say("CPU affinity: one CPU, nothing pinned")
-        return None
-    if livekit_pid is not None:
-        pin_tree(livekit_pid, pinning.livekit_server)
-    os.sched_setaffinity(0, pinning.load_generator)
-    say(f"CPU affinity: {pinning.describe()}")
-    return pinning.worker
+    return pinning.worker if pinning else None
 
 
 @contextlib.contextmanager

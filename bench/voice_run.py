@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.affinity import Pinning, available_cpus, pin_tree, plan_pinning
+from bench.affinity import available_cpus, pin_bench, pin_tree
 from bench.confidence import more_rounds
 from bench.machine import describe_machine
 from bench.proctree import cpu_snapshot
@@ -173,20 +173,6 @@ def _rounds(
     return runs
 
 
-def _pin(livekit_pid: int | None, say: Callable[[str], None]) -> Pinning | None:
-    """Pin livekit-server and this process (the load generator: the speaking participant
-    and the provider fakes); the workers are pinned as they start."""
-    pinning = plan_pinning(available_cpus())
-    if pinning is None:
-        say("CPU affinity: one CPU, nothing pinned")
-        return None
-    if livekit_pid is not None:
-        pin_tree(livekit_pid, pinning.livekit_server)
-    os.sched_setaffinity(0, pinning.load_generator)
-    say(f"CPU affinity: {pinning.describe()}")
-    return pinning
-
-
 def _method(config: VoiceConfig, affinity: dict[str, list[int]] | None) -> dict[str, Any]:
     return {
         "rounds": config.rounds,
@@ -207,7 +193,7 @@ def run_voice_bench(config: VoiceConfig, work: Path, say: Callable[[str], None])
     started = time.monotonic()
     original_cpus = available_cpus()
     with LiveKitServer(work / "livekit") as livekit, OtelCollector(work / "collector") as otel:
-        pinning = _pin(livekit.pid, say)
+        pinning = pin_bench(livekit.pid, say)
         servers = _Servers(
             ServerAccess(livekit.url, livekit.api_key, livekit.api_secret),
             otel.otlp_http_endpoint,
