@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 _RECHECK_SECONDS = 2.5
 _MAX_RECHECKS = 8
 _CHECK_TIMEOUT = 5.0
+_EMPTY_AFTER_GRACE = "Room still empty after %.0fs; the agent leaves"
+_EMPTY = "Room empty (grace period %.0fs); the agent leaves"
 
 
 def remote_people(room: rtc.Room) -> int:
@@ -101,7 +103,8 @@ class DepartureWatch:
     def _left(self, _participant: rtc.RemoteParticipant) -> None:
         if remote_people(self._room) or self.waiting:
             return
-        logger.info("Room empty; the agent leaves in %.0fs unless someone joins", self._grace)
+        if self._grace > 0:  # without a grace period the decision's own line says it all
+            logger.info("Room empty; the agent leaves in %.0fs unless someone joins", self._grace)
         self._timer = asyncio.create_task(self._wait(), name="departure_timer")
 
     def _cancel(self) -> None:
@@ -118,7 +121,7 @@ class DepartureWatch:
                 return  # someone became visible; their leaving starts a new timer
             listed = await self._listed()
             if listed == 0:
-                logger.info("Room still empty after %.0fs; the agent leaves", self._grace)
+                logger.info(_EMPTY_AFTER_GRACE if self._grace > 0 else _EMPTY, self._grace)
                 self._timer = None
                 self._on_empty()
                 return

@@ -134,8 +134,7 @@ class RoomHandlers:
         self._disconnected = True
         with self._observer.context_of():
             label = self._observer.room_disconnected(reason)
-            logger.info("Room disconnected (reason: %s)", label)
-            logger.info("Room disconnected, cleaning up...")
+            logger.info("Room disconnected (reason: %s), cleaning up", label)
             self._on_disconnected()
 
     def _log_track(

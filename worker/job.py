@@ -15,6 +15,7 @@ import logging
 import time
 import warnings
 
+from jwt.warnings import InsecureKeyLengthWarning
 from livekit import api
 from livekit.agents import JobContext, JobProcess
 from opentelemetry import trace
@@ -75,8 +76,9 @@ def _route_warnings(*, dev_credentials: bool) -> None:
     # library warnings become log lines, as in the main process, instead of raw stderr
     logging.captureWarnings(True)
     if dev_credentials:
-        # the room check signs an API token; the main process already warned about the key
-        warnings.filterwarnings("ignore", message="The HMAC key is .* bytes long")
+        # the room check signs an API token; the main process already warned about the key.
+        # By category, not message: a message filter compiles its pattern in every process
+        warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 
 def _tracer(ctx: JobContext) -> trace.Tracer:

@@ -47,7 +47,10 @@ class _ProjectHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _escape(text: str) -> str:
-    # a newline or an escape sequence in a participant's name must not start a fake record
+    # a newline or an escape sequence in a participant's name must not start a fake record.
+    # Newlines, tabs and escapes are not printable: the common line takes one C-level check
+    if text.isprintable():
+        return text
     text = text.translate(_ESCAPES)
     if text.isprintable():
         return text

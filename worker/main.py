@@ -60,7 +60,9 @@ def prewarm(proc: JobProcess, settings: RuntimeSettings) -> None:
     bound to the settings the command line loaded.
     """
     started = time.perf_counter()
-    logger.info("Prewarming job process %s", proc.pid)
+    # one line per process at INFO (the one below): every line is formatted twice, here and
+    # in the main process, for each job
+    logger.debug("Prewarming job process %s", proc.pid)
     prepare_job_process(proc, settings, __version__)
     # the voice pipeline takes its VAD from here instead of loading it per job
     proc.userdata["vad"] = silero.VAD.load()

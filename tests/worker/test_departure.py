@@ -81,6 +81,28 @@ async def test_the_job_ends_only_after_the_grace_period() -> None:
     assert not watch.waiting
 
 
+async def test_each_decision_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    room, _server, ended, _watch = _watched([0], grace=0.05)
+    room.visit("ann")
+    await asyncio.sleep(0.2)
+    assert len(ended) == 1
+    assert caplog.messages == [
+        "Room empty; the agent leaves in 0s unless someone joins",
+        "Room still empty after 0s; the agent leaves",
+    ]
+
+
+async def test_without_a_grace_period_leaving_is_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    room, server, ended, _watch = _watched([0], grace=0)
+    room.visit("ann")
+    await asyncio.sleep(0.05)
+    assert len(ended) == 1
+    assert server.calls == 1  # the server is still asked
+    assert caplog.messages == ["Room empty (grace period 0s); the agent leaves"]
+
+
 async def test_a_participant_back_within_the_grace_keeps_the_job(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
