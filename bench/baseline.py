@@ -4,10 +4,11 @@
 ``cli.run_app``, with the SDK's own logging, and without the project: no settings module,
 no telemetry, no logging setup, no room handlers, no metrics endpoint (it imports only the
 two log markers of ``bench.markers`` and the SDK-only ``bench.bare_server``). Its job
-behaves as the worker's does: prewarm loads the Silero VAD (the worker's prewarm does too),
-the entrypoint connects to the room and the job ends when the last remote participant
-leaves. It logs one line when the entrypoint starts and one when the room is connected,
-where the worker logs "Job received for room" and "Connected to room".
+behaves as the worker's does: prewarm makes a Silero VAD (the SDK's documented way,
+``silero.VAD.load()``; the worker takes the SDK's preloaded native one), the entrypoint
+connects to the room and the job ends when the last remote participant leaves. It logs one
+line when the entrypoint starts and one when the room is connected, where the worker logs
+"Job received for room" and "Connected to room".
 
 It reads the variables the benchmark gives both workers: ``LIVEKIT_*`` (read by the SDK),
 ``AGENT_NAME``, ``WORKER_NUM_IDLE_PROCESSES``, ``HEALTH_PORT`` and ``LOG_LEVEL``.

@@ -14,16 +14,22 @@ import os
 # prometheus_client picks its mode at import: the bare worker keeps the SDK's default
 os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
-from livekit.agents import JobContext, cli
+from livekit.agents import JobContext, JobProcess, cli
 from livekit.agents.voice import Agent
 
 from bench.bare_server import bare_server, end_when_empty
 from worker.settings import RuntimeSettings
-from worker.voice import build_plugins, build_session
+from worker.voice import build_plugins, build_session, load_vad
 
 __all__ = ["server"]
 
-server = bare_server()
+
+def _prewarm(proc: JobProcess) -> None:
+    # the worker's VAD: the comparison is the same pipeline with and without the telemetry
+    proc.userdata["vad"] = load_vad()
+
+
+server = bare_server(prewarm=_prewarm)
 
 
 @server.rtc_session(agent_name=os.environ.get("AGENT_NAME", ""))

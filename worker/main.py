@@ -12,7 +12,6 @@ import logging
 import time
 
 from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest, cli
-from livekit.plugins import silero
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from telemetry.metrics import get_metrics
@@ -23,7 +22,7 @@ from .job import JobRuntime, prepare_job_process
 from .log_messages import CONNECTED_TO_ROOM, JOB_RECEIVED
 from .server import WorkerServer
 from .settings import RuntimeSettings
-from .voice import VoiceRuntime, voice_models
+from .voice import VoiceRuntime, load_vad, voice_models
 
 __all__ = ["build_server", "entrypoint", "job_count_load", "on_request", "prewarm", "run"]
 
@@ -64,8 +63,8 @@ def prewarm(proc: JobProcess, settings: RuntimeSettings) -> None:
     # in the main process, for each job
     logger.debug("Prewarming job process %s", proc.pid)
     prepare_job_process(proc, settings, __version__)
-    # the voice pipeline takes its VAD from here instead of loading it per job
-    proc.userdata["vad"] = silero.VAD.load()
+    # the voice pipeline takes its VAD from here instead of making it per session
+    proc.userdata["vad"] = load_vad()
     elapsed = time.perf_counter() - started
     get_metrics().prewarm_finished(elapsed)
     logger.info("Job process %s ready in %.2fs", proc.pid, elapsed)

@@ -2,8 +2,8 @@
 
 With ``VOICE_PIPELINE=on`` the entrypoint starts one session per room: Deepgram STT, OpenAI
 LLM and Cartesia TTS at the base URLs the settings name (the providers, or the local fakes
-of ``devtools.fakes``), and the Silero VAD prewarm loaded. The agent is minimal: its
-instructions come from a setting; its real logic is a later epic.
+of ``devtools.fakes``), and the Silero VAD prewarm made (:func:`load_vad`). The agent is
+minimal: its instructions come from a setting; its real logic is a later epic.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from livekit.agents import JobContext, vad
+from livekit.agents import JobContext, inference, vad
 from livekit.agents.voice import Agent, AgentSession
 from livekit.plugins import cartesia, deepgram, openai
 from opentelemetry import trace
@@ -23,9 +23,24 @@ from telemetry.voice import VoiceObserver
 from .server import OBSERVATIONS_SOCKET
 from .settings import RuntimeSettings
 
-__all__ = ["VoiceRuntime", "build_plugins", "build_session", "voice_models"]
+__all__ = ["VoiceRuntime", "build_plugins", "build_session", "load_vad", "voice_models"]
 
 logger = logging.getLogger(__name__)
+
+# the Silero plugin's default, which the pipeline's turn timings were verified with (the
+# native VAD's own default is 0.25 s)
+_VAD_MIN_SILENCE_SECONDS = 0.55
+
+
+def load_vad() -> vad.VAD:
+    """The Silero VAD of the job process's sessions, as prewarm makes it.
+
+    The SDK's native Silero VAD (``livekit.agents.inference.VAD``), not the plugin's
+    ``silero.VAD.load()``: the SDK loads the native model once, in the forkserver every job
+    process is forked from, so making one here costs about 0.3 ms of CPU, where the plugin
+    builds an ONNX Runtime session in every job process (about 37 ms; bench/README.md).
+    """
+    return inference.VAD(min_silence_duration=_VAD_MIN_SILENCE_SECONDS)
 
 
 def voice_models(settings: RuntimeSettings) -> VoiceModels:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ from livekit.agents import vad
 from livekit.plugins import silero
 
 from devtools.speech import SAMPLE_RATE, SpeechUnavailableError, espeak_version, pcm_frames, speak
+from worker.voice import load_vad
 
 PHRASE = "What is the weather like in Paris today"
 
@@ -62,10 +64,18 @@ def test_a_missing_espeak_names_the_package() -> None:
         speak(PHRASE, binary="espeak-ng-not-installed")
 
 
-async def test_silero_vad_hears_the_speech_where_the_clip_has_it() -> None:
+@pytest.mark.parametrize(
+    "make_vad",
+    [silero.VAD.load, load_vad],
+    ids=["silero-plugin", "worker-native"],
+)
+async def test_silero_vad_hears_the_speech_where_the_clip_has_it(
+    make_vad: Callable[[], vad.VAD],
+) -> None:
+    # the worker's native VAD is the same model as the plugin's, with its silence threshold
     clip = speak(PHRASE)
     lead = 0.5
-    stream = silero.VAD.load().stream()
+    stream = make_vad().stream()
     for frame in clip.frames(lead_s=lead, trail_s=1.0):
         stream.push_frame(frame)
     stream.end_input()
