@@ -6,7 +6,10 @@ they are; the p95 of the probes' dispatch latencies (room created → agent join
 server) must stay within 1 s. A room whose agent never came, background or probe, counts
 as infinitely late. The search is a binary search over ``1..max_rooms``, run in lockstep for
 the compared workers (both running, tries alternating), and bounded in tries and time: when
-the time is up, each worker's result is the largest N that passed so far.
+the time is up, each worker's result is the largest N that passed so far. A worker that
+cannot end its jobs within the settle bound after a try is past its capacity: the try fails,
+and if the worker is still busy after a longer wait its search stops there (``stalled``),
+so that one overloaded worker neither aborts the bench nor skews its next tries.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.dispatch import serve_load
+from bench.dispatch import serve_load, settle
 from bench.load import RoomTiming
 from bench.plan import RunPlan
 from bench.stats import percentile
@@ -28,6 +31,8 @@ from devtools.synthetic import ServerAccess
 __all__ = ["CapacitySearch", "probe_p95", "search_capacity"]
 
 THRESHOLD_SECONDS = 1.0
+# after a try whose jobs did not end within the settle bound: the longest extra wait
+_STALL_SECONDS = 180.0
 
 
 def probe_p95(probes: Sequence[RoomTiming], background: Sequence[RoomTiming] = ()) -> float:
@@ -51,6 +56,7 @@ class CapacitySearch:
     passed: int = 0
     upper: int = 40
     probes: list[dict[str, Any]] = field(default_factory=list)
+    stalled: bool = False
 
     @property
     def done(self) -> bool:
@@ -77,13 +83,30 @@ class CapacitySearch:
         else:
             self.upper = rooms - 1
 
+    def record_stall(self, rooms: int, *, recovered: bool) -> None:
+        """A try whose jobs did not end in time: failed; without recovery, the search ends."""
+        self.record(rooms, math.inf, errors=0)
+        self.probes[-1]["drained"] = False
+        if not recovered:
+            self.stalled = True
+            self.upper = self.passed
+
 
 def _probe(search: CapacitySearch, access: ServerAccess, plan: RunPlan, probes: int) -> None:
     rooms = search.next_probe()
     prefix = f"{search.kind.name}-cap{rooms}"
-    background, probed = serve_load(
-        search.worker, search.kind, access, plan.load(rooms, probes), prefix
-    )
+    try:
+        background, probed = serve_load(
+            search.worker, search.kind, access, plan.load(rooms, probes), prefix
+        )
+    except TimeoutError:  # its jobs did not end within the settle bound
+        try:
+            settle(search.worker, _STALL_SECONDS)
+        except TimeoutError:
+            search.record_stall(rooms, recovered=False)
+        else:
+            search.record_stall(rooms, recovered=True)
+        return
     errors = sum(1 for t in background + probed if t.error)
     search.record(rooms, probe_p95(probed, background), errors)
 
@@ -112,8 +135,9 @@ def search_capacity(
     return {
         s.kind.name: {
             "capacity": s.passed,
-            "converged": s.done,
+            "converged": s.done and not s.stalled,
             "upper_bound": s.upper,
+            "stalled": s.stalled,
             "probes": s.probes,
         }
         for s in searches

@@ -166,6 +166,8 @@ def _capacity_row(results: Mapping[str, Any]) -> str:
     a, b = capacity["bare"], capacity["ours"]
 
     def cell(entry: Mapping[str, Any]) -> str:
+        if entry.get("stalled"):
+            return f"{entry['capacity']} (its jobs did not end after a larger try)"
         return f"{entry['capacity']}" + (
             "" if entry["converged"] else f" (≤ {entry['upper_bound']})"
         )
