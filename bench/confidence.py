@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ __all__ = [
     "Verdict",
     "bootstrap_ratio",
     "more_rounds",
+    "more_rounds_said",
     "p95",
     "verdict",
 ]
@@ -143,3 +144,31 @@ def more_rounds(
     if "INCONCLUSIVE" not in verdicts or rounds >= max_rounds:
         return False
     return elapsed + seconds_per_round <= budget
+
+
+def more_rounds_said(
+    verdicts: Mapping[str, Verdict],
+    *,
+    elapsed: float,
+    seconds_per_round: float,
+    budget: float,
+    rounds: int,
+    max_rounds: int,
+    say: Callable[[str], None],
+) -> bool:
+    """:func:`more_rounds` over named verdicts, saying which targets are still undecided."""
+    another = more_rounds(
+        list(verdicts.values()),
+        elapsed=elapsed,
+        seconds_per_round=seconds_per_round,
+        budget=budget,
+        rounds=rounds,
+        max_rounds=max_rounds,
+    )
+    undecided = sorted(name for name, v in verdicts.items() if v == "INCONCLUSIVE")
+    if undecided:
+        say(
+            f"after {rounds} round(s) inconclusive: {', '.join(undecided)}; "
+            + ("another round" if another else "no time or rounds left for another")
+        )
+    return another

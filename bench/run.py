@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.affinity import available_cpus, pin_bench
 from bench.capacity import CapacitySearch, search_capacity
-from bench.confidence import more_rounds
+from bench.confidence import more_rounds_said
 from bench.config import BenchConfig
 from bench.dispatch import RunTarget, WorkerRun, run_worker
 from bench.figures import cost_figures, latency_figures, run_record, scrape_real
@@ -106,22 +106,15 @@ def _another_round(
     """Whether a target is still inconclusive and one more round fits in the budget (with
     the capacity search's time kept for it)."""
     verdicts = interval_verdicts(cost_figures(by_kind), latency_figures(by_kind))
-    rounds = len(by_kind["bare"])
-    another = more_rounds(
-        list(verdicts.values()),
+    return more_rounds_said(
+        verdicts,
         elapsed=time.monotonic() - started,
         seconds_per_round=seconds_per_round,
         budget=config.time_budget - config.capacity_time_limit,
-        rounds=rounds,
+        rounds=len(by_kind["bare"]),
         max_rounds=config.max_rounds,
+        say=say,
     )
-    undecided = sorted(name for name, v in verdicts.items() if v == "INCONCLUSIVE")
-    if undecided:
-        say(
-            f"after {rounds} round(s) inconclusive: {', '.join(undecided)}; "
-            + ("another round" if another else "no time or rounds left for another")
-        )
-    return another
 
 
 def _capacity(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.affinity import available_cpus, pin_bench, pin_tree
-from bench.confidence import more_rounds
+from bench.confidence import more_rounds_said
 from bench.machine import describe_machine
 from bench.proctree import cpu_snapshot
 from bench.voice_targets import VoiceRun, evaluate_voice_targets, voice_figures, voice_verdicts
@@ -133,23 +133,15 @@ def _another_round(
     slowest: float,
     say: Callable[[str], None],
 ) -> bool:
-    verdicts = voice_verdicts(runs["ours"], runs["bare"])
-    rounds = len(runs["bare"])
-    another = more_rounds(
-        list(verdicts.values()),
+    return more_rounds_said(
+        voice_verdicts(runs["ours"], runs["bare"]),
         elapsed=elapsed,
         seconds_per_round=slowest,
         budget=config.time_budget,
-        rounds=rounds,
+        rounds=len(runs["bare"]),
         max_rounds=config.max_rounds,
+        say=say,
     )
-    undecided = sorted(key for key, v in verdicts.items() if v == "INCONCLUSIVE")
-    if undecided:
-        say(
-            f"after {rounds} round(s) inconclusive: {', '.join(undecided)}; "
-            + ("another round" if another else "no time or rounds left for another")
-        )
-    return another
 
 
 def _rounds(

@@ -7,7 +7,15 @@ import statistics
 
 import pytest
 
-from bench.confidence import Interval, bootstrap_ratio, more_rounds, p95, verdict
+from bench.confidence import (
+    Interval,
+    Verdict,
+    bootstrap_ratio,
+    more_rounds,
+    more_rounds_said,
+    p95,
+    verdict,
+)
 
 
 def _noisy(centre: float, spread: float, n: int, seed: int) -> list[float]:
@@ -126,3 +134,31 @@ def test_targets_with_an_interval_are_judged_by_it() -> None:
         "collector_down": "INCONCLUSIVE",
         "collector_hanging": "INCONCLUSIVE",
     }
+
+
+def test_more_rounds_said_names_the_undecided_targets() -> None:
+    said: list[str] = []
+
+    def another(verdicts: dict[str, Verdict], elapsed: float, rounds: int) -> bool:
+        return more_rounds_said(
+            verdicts,
+            elapsed=elapsed,
+            seconds_per_round=400.0,
+            budget=2100.0,
+            rounds=rounds,
+            max_rounds=8,
+            say=said.append,
+        )
+
+    undecided: dict[str, Verdict] = {
+        "cpu": "INCONCLUSIVE",
+        "capacity": "PASS",
+        "dispatch": "INCONCLUSIVE",
+    }
+    assert another(undecided, elapsed=600, rounds=3)
+    assert not another(undecided, elapsed=1900, rounds=4)  # no time
+    assert not another({"cpu": "PASS"}, elapsed=600, rounds=3)  # decided: nothing said
+    assert said == [
+        "after 3 round(s) inconclusive: cpu, dispatch; another round",
+        "after 4 round(s) inconclusive: cpu, dispatch; no time or rounds left for another",
+    ]
