@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import NamedTuple, TypeVar
+from typing import Generic, NamedTuple, TypeVar, overload
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
@@ -46,7 +46,7 @@ class VoiceModels(NamedTuple):
     tts: tuple[str, str]
 
 
-_M = TypeVar("_M", Counter, Gauge, Histogram)
+_M = TypeVar("_M", bound=Counter | Gauge | Histogram)
 
 
 def build_metric(metric: Metric, registry: CollectorRegistry) -> Counter | Gauge | Histogram:
@@ -66,28 +66,31 @@ def build_metric(metric: Metric, registry: CollectorRegistry) -> Counter | Gauge
     )
 
 
-class _Builder:
-    """Creates the catalogue's worker-recorded metrics on one registry, checking their type."""
+class _Lazy(Generic[_M]):
+    """A metric of :class:`WorkerMetrics`, created on its first use unless created eagerly.
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._registry = registry
+    Creating a metric costs most in multiprocess mode, where an unlabelled one opens and
+    fills its process's file at once; a job process records only about a third of them.
+    """
 
-    def _build(self, metric: Metric, kind: type[_M]) -> _M:
-        if metric.owner != "worker" or metric.exemplars:
-            raise ValueError(f"{metric.name} is not recorded by WorkerMetrics")
-        built = build_metric(metric, self._registry)
-        if not isinstance(built, kind):
-            raise TypeError(f"{metric.name} is a {metric.type}")
-        return built
+    def __init__(self, metric: Metric, kind: type[_M]) -> None:
+        self._metric = metric
+        self._kind = kind
+        self._attribute = ""
 
-    def counter(self, metric: Metric) -> Counter:
-        return self._build(metric, Counter)
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._attribute = name
 
-    def gauge(self, metric: Metric) -> Gauge:
-        return self._build(metric, Gauge)
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _Lazy[_M]: ...
 
-    def histogram(self, metric: Metric) -> Histogram:
-        return self._build(metric, Histogram)
+    @overload
+    def __get__(self, instance: WorkerMetrics, owner: type | None = None) -> _M: ...
+
+    def __get__(self, instance: WorkerMetrics | None, owner: type | None = None) -> _M | _Lazy[_M]:
+        if instance is None:
+            return self
+        return instance._create(self._attribute, self._metric, self._kind)
 
 
 class WorkerMetrics:
@@ -98,43 +101,75 @@ class WorkerMetrics:
 
     Args:
         registry: where the metrics are registered; tests pass a fresh one.
+        lazy: create each metric when it is first recorded into, instead of all at once. A
+            job process is lazy (it records a third of them, and creating one costs most in
+            multiprocess mode); the main process is not, so that every series it serves
+            exists from the start.
     """
 
-    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
-        b = _Builder(registry)
-        self._build_info = b.gauge(c.BUILD_INFO)
-        self._registered = b.gauge(c.REGISTERED)
-        self._reconnects = b.counter(c.RECONNECTS)
-        self._jobs_received = b.counter(c.JOBS_RECEIVED)
-        self._jobs_accepted = b.counter(c.JOBS_ACCEPTED)
-        self._jobs_failed = b.counter(c.JOBS_FAILED)
-        self._connect = b.histogram(c.ROOM_CONNECT_DURATION)
-        self._participants = b.gauge(c.ACTIVE_PARTICIPANTS)
-        self._joined = b.counter(c.PARTICIPANTS_JOINED)
-        self._left = b.counter(c.PARTICIPANTS_LEFT)
-        self._published = b.counter(c.TRACKS_PUBLISHED)
-        self._unpublished = b.counter(c.TRACKS_UNPUBLISHED)
-        self._disconnections = b.counter(c.ROOM_DISCONNECTIONS)
-        self._prewarm = b.histogram(c.PREWARM_DURATION)
-        self._spans_ended = b.counter(c.SPANS_ENDED)
-        self._spans_exported = b.counter(c.SPANS_EXPORTED)
-        self._spans_relayed = b.counter(c.SPANS_RELAYED)
-        self._export_failures = b.counter(c.SPAN_EXPORT_FAILURES)
-        self._spans_dropped = b.counter(c.SPANS_DROPPED)
-        self._loop_lag = b.histogram(c.EVENT_LOOP_LAG)
-        self._voice_sessions = b.gauge(c.VOICE_SESSIONS_ACTIVE)
-        self._voice_invalid = b.counter(c.VOICE_INVALID_LATENCY)
-        self._voice_turns = b.counter(c.VOICE_TURNS)
-        self._voice_false = b.counter(c.VOICE_FALSE_INTERRUPTIONS)
-        self._voice_tools = b.histogram(c.VOICE_TOOL_CALL_DURATION)
-        self._voice_tokens = b.counter(c.VOICE_LLM_TOKENS)
-        self._voice_tts_chars = b.counter(c.VOICE_TTS_CHARACTERS)
-        self._voice_tts_audio = b.counter(c.VOICE_TTS_AUDIO)
-        self._voice_stt_audio = b.counter(c.VOICE_STT_AUDIO)
-        self._voice_errors = b.counter(c.VOICE_PROVIDER_ERRORS)
-        self._gen_ai_ttfc = b.histogram(c.VOICE_TIME_TO_FIRST_CHUNK)
-        self._gen_ai_duration = b.histogram(c.VOICE_OPERATION_DURATION)
-        self._gen_ai_tokens = b.histogram(c.VOICE_TOKEN_USAGE)
+    _build_info = _Lazy(c.BUILD_INFO, Gauge)
+    _registered = _Lazy(c.REGISTERED, Gauge)
+    _reconnects = _Lazy(c.RECONNECTS, Counter)
+    _jobs_received = _Lazy(c.JOBS_RECEIVED, Counter)
+    _jobs_accepted = _Lazy(c.JOBS_ACCEPTED, Counter)
+    _jobs_failed = _Lazy(c.JOBS_FAILED, Counter)
+    _connect = _Lazy(c.ROOM_CONNECT_DURATION, Histogram)
+    _participants = _Lazy(c.ACTIVE_PARTICIPANTS, Gauge)
+    _joined = _Lazy(c.PARTICIPANTS_JOINED, Counter)
+    _left = _Lazy(c.PARTICIPANTS_LEFT, Counter)
+    _published = _Lazy(c.TRACKS_PUBLISHED, Counter)
+    _unpublished = _Lazy(c.TRACKS_UNPUBLISHED, Counter)
+    _disconnections = _Lazy(c.ROOM_DISCONNECTIONS, Counter)
+    _prewarm = _Lazy(c.PREWARM_DURATION, Histogram)
+    _spans_ended = _Lazy(c.SPANS_ENDED, Counter)
+    _spans_exported = _Lazy(c.SPANS_EXPORTED, Counter)
+    _spans_relayed = _Lazy(c.SPANS_RELAYED, Counter)
+    _export_failures = _Lazy(c.SPAN_EXPORT_FAILURES, Counter)
+    _spans_dropped = _Lazy(c.SPANS_DROPPED, Counter)
+    _loop_lag = _Lazy(c.EVENT_LOOP_LAG, Histogram)
+    _voice_sessions = _Lazy(c.VOICE_SESSIONS_ACTIVE, Gauge)
+    _voice_invalid = _Lazy(c.VOICE_INVALID_LATENCY, Counter)
+    _voice_turns = _Lazy(c.VOICE_TURNS, Counter)
+    _voice_false = _Lazy(c.VOICE_FALSE_INTERRUPTIONS, Counter)
+    _voice_tools = _Lazy(c.VOICE_TOOL_CALL_DURATION, Histogram)
+    _voice_tokens = _Lazy(c.VOICE_LLM_TOKENS, Counter)
+    _voice_tts_chars = _Lazy(c.VOICE_TTS_CHARACTERS, Counter)
+    _voice_tts_audio = _Lazy(c.VOICE_TTS_AUDIO, Counter)
+    _voice_stt_audio = _Lazy(c.VOICE_STT_AUDIO, Counter)
+    _voice_errors = _Lazy(c.VOICE_PROVIDER_ERRORS, Counter)
+    _gen_ai_ttfc = _Lazy(c.VOICE_TIME_TO_FIRST_CHUNK, Histogram)
+    _gen_ai_duration = _Lazy(c.VOICE_OPERATION_DURATION, Histogram)
+    _gen_ai_tokens = _Lazy(c.VOICE_TOKEN_USAGE, Histogram)
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY, *, lazy: bool = False) -> None:
+        self._registry = registry
+        self._lock = threading.Lock()
+        self._created: dict[str, Counter | Gauge | Histogram] = {}
+        self._names: set[str] = set()
+        if not lazy:
+            for name, value in vars(WorkerMetrics).items():
+                if isinstance(value, _Lazy):
+                    getattr(self, name)
+
+    @property
+    def created(self) -> frozenset[str]:
+        """The catalogue names of the metrics created so far."""
+        with self._lock:
+            return frozenset(self._names)
+
+    def _create(self, attribute: str, metric: Metric, kind: type[_M]) -> _M:
+        # the span ledger records from the export thread: one creation per metric
+        with self._lock:
+            found = self._created.get(attribute)
+            if found is None:
+                if metric.owner != "worker" or metric.exemplars:
+                    raise ValueError(f"{metric.name} is not recorded by WorkerMetrics")
+                found = build_metric(metric, self._registry)
+                self._created[attribute] = found
+                self._names.add(metric.name)
+        if not isinstance(found, kind):
+            raise TypeError(f"{metric.name} is a {metric.type}")
+        return found
 
     def initialize_series(self, participant_kinds: Iterable[str]) -> None:
         """Create the labelled series a dashboard or an alert reads at 0, so that they exist

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import warnings
@@ -26,7 +27,7 @@ from telemetry.exemplars import DISPATCH_LATENCY, JOB_DURATION, ObservationRepor
 from telemetry.handoff import SPANS_SOCKET
 from telemetry.logcontext import install_trace_context_filter
 from telemetry.loop_lag import monitor_loop_lag
-from telemetry.metrics import get_metrics
+from telemetry.metrics import WorkerMetrics, get_metrics
 from telemetry.propagation import DispatchIdGenerator, link_to_dispatch
 from telemetry.room import RoomObserver
 
@@ -48,7 +49,8 @@ _EXIT_FLUSH_SECONDS = 4.0
 def prepare_job_process(proc: JobProcess, settings: RuntimeSettings, version: str) -> None:
     """Give this job process its own tracer provider, flushed when the process exits."""
     _route_warnings(dev_credentials=settings.uses_dev_credentials)
-    metrics = get_metrics()
+    # this process records a third of the metrics: each is made on its first use
+    metrics = get_metrics(functools.partial(WorkerMetrics, lazy=True))
     # OTLP export is the main process's (one long-lived session); this process hands its
     # spans over to it. The console exporter stays local: it writes to this process's stdout.
     relayed = settings.OTEL_TRACES_EXPORTER == "otlp"

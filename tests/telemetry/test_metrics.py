@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -181,3 +184,52 @@ def test_exemplar_histograms_are_the_catalogue_s_exemplar_entries() -> None:
         ]
         assert bounds[:-1] == list(declared[name].buckets), name
         assert family.documentation == declared[name].help
+
+
+def test_a_lazy_registry_creates_a_metric_on_its_first_use_only() -> None:
+    registry = CollectorRegistry()
+    metrics = WorkerMetrics(registry, lazy=True)
+    assert metrics.created == frozenset()
+    assert registry.get_sample_value("agent_worker_jobs_received_total") is None
+
+    metrics.job_received()
+    metrics.job_received()
+
+    assert metrics.created == {"agent_worker_jobs_received"}
+    assert registry.get_sample_value("agent_worker_jobs_received_total") == 2.0
+
+
+def test_an_eager_registry_creates_every_worker_metric_at_once() -> None:
+    metrics = WorkerMetrics(CollectorRegistry())
+
+    worker_owned = {m.name for m in METRICS if m.owner == "worker" and not m.exemplars}
+    assert metrics.created == worker_owned
+
+
+def test_threads_that_first_use_a_lazy_metric_together_create_it_once() -> None:
+    # the span ledger records from the export thread while the job's loop records too
+    failures: list[BaseException] = []
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race shows
+    try:
+        for _ in range(100):
+            registry = CollectorRegistry()
+            metrics = WorkerMetrics(registry, lazy=True)
+            start = threading.Barrier(6)
+
+            def record(metrics: WorkerMetrics = metrics, start: threading.Barrier = start) -> None:
+                try:
+                    start.wait(timeout=5)
+                    metrics.spans_ended(1)
+                except BaseException as error:  # collected: a thread's error is lost otherwise
+                    failures.append(error)
+
+            threads = [threading.Thread(target=record) for _ in range(6)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=10)
+            assert registry.get_sample_value("agent_worker_spans_ended_total") == 6.0
+    finally:
+        sys.setswitchinterval(previous)
+    assert failures == []
