@@ -19,15 +19,30 @@ import os
 from collections.abc import Callable
 
 from livekit import rtc
-from livekit.agents import AgentServer, JobContext, JobProcess
+from livekit.agents import AgentServer, JobContext, JobProcess, inference
 from livekit.plugins import silero
 
-__all__ = ["bare_server", "end_when_empty", "sdk_prewarm"]
+__all__ = [
+    "NATIVE_VAD_MIN_SILENCE",
+    "bare_server",
+    "end_when_empty",
+    "native_prewarm",
+    "sdk_prewarm",
+]
+
+# the worker's VAD setting (worker.voice.load_vad); a test keeps the two equal
+NATIVE_VAD_MIN_SILENCE = 0.55
 
 
 def sdk_prewarm(proc: JobProcess) -> None:
     """The SDK's documented prewarm: the Silero plugin's VAD, loaded in each job process."""
     proc.userdata["vad"] = silero.VAD.load()
+
+
+def native_prewarm(proc: JobProcess) -> None:
+    """The worker's prewarm VAD, from the SDK alone: its native Silero VAD, whose model the
+    SDK preloads in the forkserver."""
+    proc.userdata["vad"] = inference.VAD(min_silence_duration=NATIVE_VAD_MIN_SILENCE)
 
 
 def bare_server(prewarm: Callable[[JobProcess], None] = sdk_prewarm) -> AgentServer:

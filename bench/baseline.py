@@ -6,7 +6,9 @@ no telemetry, no logging setup, no room handlers, no metrics endpoint (it import
 two log markers of ``bench.markers`` and the SDK-only ``bench.bare_server``). Its job
 behaves as the worker's does: prewarm makes a Silero VAD (the SDK's documented way,
 ``silero.VAD.load()``; the worker takes the SDK's preloaded native one), the entrypoint
-connects to the room and the job ends when the last remote participant leaves. It logs one
+connects to the room and the job ends when the last remote participant leaves (with
+``BARE_VAD=native``, prewarm makes the worker's VAD instead, from the SDK alone, so that a
+comparison can leave the VAD out). It logs one
 line when the entrypoint starts and one when the room is connected, where the worker logs
 "Job received for room" and "Connected to room".
 
@@ -24,14 +26,14 @@ os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 from livekit.agents import JobContext, cli
 
-from bench.bare_server import bare_server, end_when_empty
+from bench.bare_server import bare_server, end_when_empty, native_prewarm, sdk_prewarm
 from bench.markers import BARE_CONNECTED, BARE_ENTRYPOINT
 
 __all__ = ["server"]
 
 logger = logging.getLogger("bench.baseline")
 
-server = bare_server()
+server = bare_server(native_prewarm if os.environ.get("BARE_VAD") == "native" else sdk_prewarm)
 
 
 @server.rtc_session(agent_name=os.environ.get("AGENT_NAME", ""))

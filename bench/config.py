@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.paired import PairSpec
 from bench.plan import RunPlan
 
 __all__ = ["FULL", "QUICK", "BenchConfig"]
@@ -17,6 +18,7 @@ class BenchConfig:
         name: ``full`` or ``quick``.
         rounds: interleaved rounds; each runs every worker once with ``plan``.
         plan: one run's workload.
+        pairs: the simultaneous pairs that measure CPU per job (``bench.paired``).
         capacity_max_rooms: the capacity search's upper end.
         capacity_probes: probe rooms dispatched at each tried number of concurrent rooms.
         capacity_time_limit: seconds after which the capacity search stops.
@@ -31,6 +33,7 @@ class BenchConfig:
     name: str
     rounds: int
     plan: RunPlan
+    pairs: PairSpec
     capacity_max_rooms: int
     capacity_probes: int
     capacity_time_limit: float
@@ -44,17 +47,26 @@ FULL = BenchConfig(
     name="full",
     rounds=3,
     plan=RunPlan(
-        single_rooms=8,
+        single_rooms=5,
         single_hold=1.0,
         concurrent_rooms=20,
         ramp_spacing=0.5,
-        probe_rooms=16,
+        probe_rooms=24,
         probe_spacing=1.5,
         probe_hold=1.0,
         settle_before_probes=3.0,
         bursts=1,
         wait_agent=20.0,
         idle_seconds=8.0,
+    ),
+    pairs=PairSpec(
+        pairs=40,
+        max_pairs=80,
+        block=10,
+        hold=0.5,
+        wait_agent=20.0,
+        idle_seconds=30.0,
+        time_limit=480.0,
     ),
     capacity_max_rooms=40,
     capacity_probes=5,
@@ -80,6 +92,9 @@ QUICK = BenchConfig(
         bursts=1,
         wait_agent=15.0,
         idle_seconds=1.0,
+    ),
+    pairs=PairSpec(
+        pairs=2, max_pairs=2, block=1, hold=0.5, wait_agent=15.0, idle_seconds=1.0, time_limit=60.0
     ),
     capacity_max_rooms=1,
     capacity_probes=1,

@@ -31,7 +31,7 @@ from bench.config import FULL
 from bench.dispatch import serve_wave
 from bench.proctree import cpu_snapshot
 from bench.stacks import PACKAGES, StackProfile, parse_raw
-from bench.workers import BARE, OURS, WorkerKind, start_worker, stop_worker
+from bench.workers import BARE, BARE_NATIVE_VAD, OURS, WorkerKind, start_worker, stop_worker
 from devtools.harness import LiveKitServer, OtelCollector, WorkerProcess
 from devtools.synthetic import ServerAccess
 
@@ -39,6 +39,7 @@ __all__ = ["VARIANTS", "main"]
 
 VARIANTS: dict[str, WorkerKind] = {
     "bare": BARE,
+    "bare-native-vad": BARE_NATIVE_VAD,
     "ours": OURS,
     "ours-grpc": dataclasses.replace(OURS, name="ours_grpc", protocol="grpc"),
     "ours-no-export": dataclasses.replace(OURS, name="ours_no_export", otlp=False),

@@ -1,4 +1,5 @@
-"""The whole bench, in order: servers up, microbenchmark, scrape cost, rounds, capacity."""
+"""The whole bench, in order: servers up, microbenchmark, scrape cost, CPU pairs, rounds,
+capacity."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from bench.dispatch import RunTarget, WorkerRun, run_worker
 from bench.figures import cost_figures, latency_figures, run_record, scrape_real
 from bench.machine import describe_machine
 from bench.microbench import run_microbench, run_queue_check
+from bench.paired import PairedCpu, PairedWorker, paired_figures, run_pairs
 from bench.scrape import measure_scrape_cost
-from bench.targets import evaluate_targets, interval_verdicts
+from bench.targets import evaluate_targets, interval_verdicts, paired_verdicts
 from bench.workers import (
     BARE,
+    BARE_NATIVE_VAD,
     IDLE_PROCESSES,
     OURS,
     OURS_COLLECTOR_DOWN,
@@ -46,8 +49,10 @@ def _method(config: BenchConfig) -> dict[str, Any]:
         "max_rounds": config.max_rounds,
         "time_budget_s": config.time_budget,
         "confidence": "95 % percentile bootstrap, 2000 resamples: over the probe rooms for "
-        "latency, over the rounds (paired) for CPU per job",
+        "latency, over the simultaneous pairs for CPU per job (and over the rounds, paired, "
+        "for the rounds' CPU figures)",
         "plan": asdict(config.plan),
+        "pairs": asdict(config.pairs),
         "jobs_per_run": config.plan.jobs,
         "capacity": {
             "max_rooms": config.capacity_max_rooms,
@@ -105,7 +110,7 @@ def _another_round(
 ) -> bool:
     """Whether a target is still inconclusive and one more round fits in the budget (with
     the capacity search's time kept for it)."""
-    verdicts = interval_verdicts(cost_figures(by_kind), latency_figures(by_kind))
+    verdicts = interval_verdicts(latency_figures(by_kind))
     return more_rounds_said(
         verdicts,
         elapsed=time.monotonic() - started,
@@ -115,6 +120,46 @@ def _another_round(
         max_rounds=config.max_rounds,
         say=say,
     )
+
+
+def _pairs(
+    config: BenchConfig, servers: dict[str, Any], work_dir: Path, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """CPU per job from simultaneous pairs of rooms, bare and ours side by side (with the
+    VAD-matched bare worker as a third, for reference)."""
+    spec = config.pairs
+    started = time.monotonic()
+    workers: list[PairedWorker] = []
+
+    def another_block(paired: PairedCpu) -> bool:
+        verdicts = paired_verdicts(paired_figures(paired))
+        undecided = sorted(name for name, v in verdicts.items() if v == "INCONCLUSIVE")
+        if not undecided:
+            return False
+        elapsed = time.monotonic() - started
+        measured = len(paired.pairs) + paired.failed_pairs
+        fits = elapsed + elapsed / max(1, measured) * spec.block <= spec.time_limit
+        say(
+            f"after {len(paired.pairs)} pairs inconclusive: {', '.join(undecided)}; "
+            + (f"{spec.block} more pairs" if fits else "no time left for more pairs")
+        )
+        return fits
+
+    try:
+        for kind in (BARE, OURS, BARE_NATIVE_VAD):
+            process = start_worker(
+                kind,
+                servers["access"],
+                work_dir / f"pairs-{kind.name}",
+                servers["otlp"],
+                cpus=servers["worker_cpus"],
+            )
+            workers.append(PairedWorker(kind, process))
+        paired = run_pairs(servers["access"], workers, spec, say, another_block=another_block)
+    finally:
+        for worker in workers:
+            stop_worker(worker.process)
+    return paired_figures(paired)
 
 
 def _capacity(
@@ -158,12 +203,15 @@ def _measure(
     queue["bound_bytes"] = (queue["max_queue"] + _MAX_EXPORT_BATCH) * queue["bytes_per_span"]
     say("scrape cost after 10 and 1,000 jobs (synthetic job processes, real endpoint)")
     synthetic = measure_scrape_cost(config.scrapes, say)
+    say(f"CPU per job: {config.pairs.pairs} to {config.pairs.max_pairs} simultaneous pairs")
+    pairs = _pairs(config, servers, work_dir, say)
     by_kind = _rounds(config, servers, work_dir, say, started)
     say(f"capacity search (1..{config.capacity_max_rooms} rooms, p95 <= 1 s)")
     capacity = _capacity(config, servers, work_dir, say)
     return {
         "dispatch": latency_figures(by_kind),
         "cost_per_job": cost_figures(by_kind),
+        "cpu_pairs": pairs,
         "instrumentation": micro,
         "scrape": {"synthetic": synthetic, "real": scrape_real(by_kind)},
         "capacity": capacity,

@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.confidence import Interval, Verdict, verdict
 
-__all__ = ["evaluate_targets", "interval_verdicts"]
+__all__ = ["evaluate_targets", "interval_verdicts", "paired_verdicts"]
 
 CPU_RATIO_MAX = 1.03
 MAIN_CPU_RATIO_MAX = 1.10
@@ -99,8 +99,7 @@ def _memory_check(results: Mapping[str, Any]) -> dict[str, Any]:
 
 def evaluate_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every target of the issue with its value, its limit and its verdict."""
-    costs = results["cost_per_job"]["ours"]["ratio_to_bare"]
-    cost_ci = results["cost_per_job"]["ours"].get("ci95", {})
+    cost_ci = results["cpu_pairs"]["ci95"].get("ours/bare", {})
     rooms = results["method"]["plan"]["concurrent_rooms"]
     loaded = results["dispatch"]["loaded"]
     loaded_ci = loaded.get("ci95", {})
@@ -108,14 +107,14 @@ def evaluate_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     hanging = loaded["ours_collector_hanging"]["joined"]["p95"]
     checks: list[tuple[str, float | None, str, float, Mapping[str, Any] | None]] = [
         (
-            "CPU per job (beyond idle), ours / bare",
-            costs["net_cpu_s_per_job"],
+            "CPU per job (beyond idle, simultaneous pairs), ours / bare",
+            None,
             "<=",
             CPU_RATIO_MAX,
             cost_ci.get("net_cpu_s_per_job"),
         ),
         (
-            "Main-process CPU per job, ours / bare",
+            "Main-process CPU per job (simultaneous pairs), ours / bare",
             None,
             "<=",
             MAIN_CPU_RATIO_MAX,
@@ -167,14 +166,30 @@ def _ci(intervals: Mapping[str, Any], pair: str) -> Mapping[str, Any] | None:
     return found
 
 
-def interval_verdicts(cost: Mapping[str, Any], latency: Mapping[str, Any]) -> dict[str, Verdict]:
-    """The verdicts of the targets judged by an interval, from the figures so far (the bench
-    adds rounds while one is INCONCLUSIVE)."""
-    cost_ci = cost.get("ours", {}).get("ci95", {})
+def _judged(judged: Mapping[str, tuple[Mapping[str, Any] | None, float]]) -> dict[str, Verdict]:
+    return {
+        name: _target(name, None, "<=", limit, "x", ci95=ci)["verdict"] if ci else "INCONCLUSIVE"
+        for name, (ci, limit) in judged.items()
+    }
+
+
+def paired_verdicts(pairs: Mapping[str, Any]) -> dict[str, Verdict]:
+    """The verdicts of the CPU targets from the simultaneous pairs so far (the bench adds
+    pairs while one is INCONCLUSIVE)."""
+    cost_ci = pairs.get("ci95", {}).get("ours/bare", {})
+    return _judged(
+        {
+            "cpu": (cost_ci.get("net_cpu_s_per_job"), CPU_RATIO_MAX),
+            "main_cpu": (cost_ci.get("main_cpu_s_per_job"), MAIN_CPU_RATIO_MAX),
+        }
+    )
+
+
+def interval_verdicts(latency: Mapping[str, Any]) -> dict[str, Verdict]:
+    """The verdicts of the latency targets judged by an interval, from the figures so far
+    (the bench adds rounds while one is INCONCLUSIVE)."""
     loaded_ci = latency.get("loaded", {}).get("ci95", {})
     judged: dict[str, tuple[Mapping[str, Any] | None, float]] = {
-        "cpu": (cost_ci.get("net_cpu_s_per_job"), CPU_RATIO_MAX),
-        "main_cpu": (cost_ci.get("main_cpu_s_per_job"), MAIN_CPU_RATIO_MAX),
         "dispatch": (_ci(loaded_ci, "ours/bare"), DISPATCH_P95_RATIO_MAX),
         "collector_down": (
             _ci(loaded_ci, "ours_collector_down/ours"),
@@ -185,7 +200,4 @@ def interval_verdicts(cost: Mapping[str, Any], latency: Mapping[str, Any]) -> di
             COLLECTOR_DOWN_LATENCY_RATIO_MAX,
         ),
     }
-    return {
-        name: _target(name, None, "<=", limit, "x", ci95=ci)["verdict"] if ci else "INCONCLUSIVE"
-        for name, (ci, limit) in judged.items()
-    }
+    return _judged(judged)

@@ -27,6 +27,7 @@ from worker.log_messages import CONNECTED_TO_ROOM, JOB_RECEIVED
 
 __all__ = [
     "BARE",
+    "BARE_NATIVE_VAD",
     "OURS",
     "OURS_COLLECTOR_DOWN",
     "OURS_COLLECTOR_HANGING",
@@ -54,6 +55,8 @@ class WorkerKind:
     # which OTLP endpoint: "otlp" (the Collector), "unreachable" or "hanging"
     endpoint: str = "otlp"
     protocol: str = "http/protobuf"
+    # variables of its own, on top of what every worker gets
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def agent_name(self) -> str:
@@ -66,6 +69,14 @@ OURS_ENTRYPOINT = f"| {JOB_RECEIVED}"
 OURS_CONNECTED = f"| {CONNECTED_TO_ROOM}"
 
 BARE = WorkerKind("bare", "bench.baseline", BARE_ENTRYPOINT, BARE_CONNECTED)
+# the bare worker with the worker's VAD: what the SDK alone costs with the same prewarm
+BARE_NATIVE_VAD = WorkerKind(
+    "bare_native_vad",
+    "bench.baseline",
+    BARE_ENTRYPOINT,
+    BARE_CONNECTED,
+    env=(("BARE_VAD", "native"),),
+)
 OURS = WorkerKind("ours", "worker", OURS_ENTRYPOINT, OURS_CONNECTED, otlp=True)
 OURS_COLLECTOR_DOWN = WorkerKind(
     "ours_collector_down",
@@ -98,6 +109,7 @@ def _environment(kind: WorkerKind, otlp_endpoint: str) -> dict[str, str]:
         # this ours stays 20 s in each emptied room (the departure grace period), and its job
         # processes' CPU over those seconds counted as the telemetry's cost
         "AGENT_DEPARTURE_TIMEOUT": "0",
+        **dict(kind.env),
     }
     if kind.otlp:
         env |= {

@@ -58,6 +58,14 @@ def _assert_costs(results: dict[str, Any]) -> None:
         assert costs["jobs"] > 0
     assert results["cost_per_job"]["ours"]["ratio_to_bare"]["cpu_s_per_job"] > 0
     assert results["cost_per_job"]["ours"]["ratio_to_bare"]["net_cpu_s_per_job"] is not None
+    pairs = results["cpu_pairs"]
+    assert pairs["pairs"] + pairs["failed_pairs"] == 2
+    for kind in ("bare", "ours", "bare_native_vad"):
+        assert pairs[kind]["net_cpu_s_per_job"]["mean"] > 0, pairs
+        assert pairs[kind]["main_cpu_s_per_job"]["n"] == pairs["pairs"]
+    n = pairs["pairs"]
+    for comparison in ("ours/bare", "ours/bare_native_vad", "bare_native_vad/bare"):
+        assert pairs["ci95"][comparison]["net_cpu_s_per_job"]["n"] == {"ours": n, "bare": n}
 
 
 def _assert_other_figures(results: dict[str, Any]) -> None:
@@ -109,10 +117,12 @@ def test_quick_bench_measures_every_figure_and_judges_every_target(tmp_path: Pat
         "ours": 1,
         "bare": 1,
     }
+    assert results["method"]["pairs"]["pairs"] == 2
 
     markdown = (tmp_path / "latest.md").read_text()
     assert "| Figure | Bare SDK | Ours | Ours / bare |" in markdown
     assert "| Figure | Collector up | Collector hanging | Hanging / up |" in markdown
+    assert "CPU per job beyond idle, simultaneous pairs" in markdown
     assert "Machine: " in markdown
     assert " cores, " in markdown
     for target in targets:

@@ -113,12 +113,14 @@ def test_rounds_are_added_only_while_inconclusive_and_within_the_budget() -> Non
 
 
 def test_targets_with_an_interval_are_judged_by_it() -> None:
-    from bench.targets import interval_verdicts
+    from bench.targets import interval_verdicts, paired_verdicts
 
     def ci(low: float, high: float) -> dict[str, object]:
         return {"value": (low + high) / 2, "ci95": [low, high], "n": {"ours": 6, "bare": 6}}
 
-    cost = {"ours": {"ci95": {"net_cpu_s_per_job": ci(0.97, 1.02), "main_cpu_s_per_job": None}}}
+    pairs = {
+        "ci95": {"ours/bare": {"net_cpu_s_per_job": ci(0.97, 1.02), "main_cpu_s_per_job": None}}
+    }
     latency = {
         "loaded": {
             "ci95": {
@@ -127,9 +129,11 @@ def test_targets_with_an_interval_are_judged_by_it() -> None:
             }
         }
     }
-    assert interval_verdicts(cost, latency) == {
+    assert paired_verdicts(pairs) == {
         "cpu": "PASS",
         "main_cpu": "INCONCLUSIVE",  # no interval yet
+    }
+    assert interval_verdicts(latency) == {
         "dispatch": "FAIL",
         "collector_down": "INCONCLUSIVE",
         "collector_hanging": "INCONCLUSIVE",
