@@ -65,7 +65,7 @@ FULL = BenchConfig(
         block=10,
         hold=0.5,
         wait_agent=20.0,
-        idle_seconds=30.0,
+        idle_seconds=20.0,
         time_limit=480.0,
     ),
     capacity_max_rooms=40,
