@@ -45,7 +45,6 @@ __all__ = [
     "PairSpec",
     "PairedCpu",
     "PairedWorker",
-    "measure_idle",
     "paired_figures",
     "run_pairs",
 ]
@@ -128,7 +127,7 @@ def _snapshots(workers: Sequence[PairedWorker]) -> dict[str, CpuSnapshot]:
     return {w.kind.name: cpu_snapshot(w.pid) for w in workers}
 
 
-def measure_idle(workers: Sequence[PairedWorker], seconds: float) -> dict[str, CpuSnapshot]:
+def _measure_idle(workers: Sequence[PairedWorker], seconds: float) -> dict[str, CpuSnapshot]:
     """Both workers' CPU over the same ``seconds`` once they settled: (total, main) cores."""
     for worker in workers:
         settle(worker.process)
@@ -144,7 +143,7 @@ def measure_idle(workers: Sequence[PairedWorker], seconds: float) -> dict[str, C
     }
 
 
-async def _both(
+async def _at_once(
     access: ServerAccess, workers: Sequence[PairedWorker], spec: WaveSpec, prefix: str
 ) -> list[list[RoomTiming]]:
     waves = [run_wave(access, w.kind.agent_name, spec, f"{prefix}-{w.kind.name}") for w in workers]
@@ -157,7 +156,7 @@ def _one_pair(
     shift = index % len(workers)
     order = [*workers[shift:], *workers[:shift]]
     before, started = _snapshots(workers), time.monotonic()
-    rooms = asyncio.run(_both(access, order, spec, f"pair{index}"))
+    rooms = asyncio.run(_at_once(access, order, spec, f"pair{index}"))
     for worker in workers:
         settle(worker.process)
     after, seconds = _snapshots(workers), time.monotonic() - started
@@ -182,7 +181,7 @@ def run_pairs(
 
     Args:
         access: the LiveKit server.
-        workers: the two workers, registered and warm, on the same CPUs.
+        workers: the workers, registered and warm, on the same CPUs.
         spec: how many pairs and how each room is held.
         say: progress lines.
         another_block: asked after ``spec.pairs`` pairs and after each further block,
@@ -190,8 +189,10 @@ def run_pairs(
     """
     result = PairedCpu()
     wave = WaveSpec(1, 0.0, spec.hold, spec.wait_agent)
-    idle_before = measure_idle(workers, spec.idle_seconds)
-    asyncio.run(_both(access, workers, wave, "pair-warmup"))
+    idle_before = _measure_idle(workers, spec.idle_seconds)
+    # the verdicts asked for between blocks use the idle CPU measured so far
+    result.idle_cores, result.idle_main_cores = _idle(idle_before, idle_before)
+    asyncio.run(_at_once(access, workers, wave, "pair-warmup"))
     target, index = spec.pairs, 0
     while index < target:
         measured = _one_pair(access, workers, wave, index)
@@ -201,11 +202,9 @@ def run_pairs(
         else:
             result.pairs.append(measured[0])
             result.seconds.append(measured[1])
-        if index == target and target < spec.max_pairs:
-            result.idle_cores, result.idle_main_cores = _idle(idle_before, idle_before)
-            if another_block(result):
-                target = min(spec.max_pairs, target + spec.block)
-    idle_after = measure_idle(workers, spec.idle_seconds)
+        if index == target < spec.max_pairs and another_block(result):
+            target = min(spec.max_pairs, target + spec.block)
+    idle_after = _measure_idle(workers, spec.idle_seconds)
     result.idle_cores, result.idle_main_cores = _idle(idle_before, idle_after)
     say(f"  {len(result.pairs)} pairs measured, {result.failed_pairs} dropped (a room failed)")
     return result

@@ -78,6 +78,9 @@ def _latency_rows(results: Mapping[str, Any], other: str, base: str) -> list[str
     return rows
 
 
+_NET = "net_cpu_s_per_job"
+
+
 def _pair_cells(pairs: Mapping[str, Any], num: str, den: str, key: str, digits: int) -> list[str]:
     ci = pairs["ci95"].get(f"{num}/{den}", {}).get(key)
     ratio = f"{ci['value']:.3f} [{ci['ci95'][0]:.3f}, {ci['ci95'][1]:.3f}]" if ci else _DASH
@@ -105,7 +108,6 @@ def _pair_rows(results: Mapping[str, Any]) -> list[str]:
     return rows
 
 
-_NET = "net_cpu_s_per_job"
 _COSTS = (
     (
         "CPU per job beyond idle, worker + job processes, rounds (s; median of runs, range)",

@@ -71,10 +71,12 @@ class _Lazy(Generic[_M]):
 
     Creating a metric costs most in multiprocess mode, where an unlabelled one opens and
     fills its process's file at once; a job process records only about a third of them.
+    Once created, the metric is an attribute of the instance, which shadows this descriptor:
+    recording into it costs no more than before.
     """
 
     def __init__(self, metric: Metric, kind: type[_M]) -> None:
-        self._metric = metric
+        self.metric = metric
         self._kind = kind
         self._attribute = ""
 
@@ -90,7 +92,7 @@ class _Lazy(Generic[_M]):
     def __get__(self, instance: WorkerMetrics | None, owner: type | None = None) -> _M | _Lazy[_M]:
         if instance is None:
             return self
-        return instance._create(self._attribute, self._metric, self._kind)
+        return instance._create(self._attribute, self.metric, self._kind)
 
 
 class WorkerMetrics:
@@ -144,29 +146,25 @@ class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry = REGISTRY, *, lazy: bool = False) -> None:
         self._registry = registry
         self._lock = threading.Lock()
-        self._created: dict[str, Counter | Gauge | Histogram] = {}
-        self._names: set[str] = set()
         if not lazy:
-            for name, value in vars(WorkerMetrics).items():
-                if isinstance(value, _Lazy):
-                    getattr(self, name)
+            for attribute in _lazy_metrics():
+                getattr(self, attribute)
 
     @property
     def created(self) -> frozenset[str]:
         """The catalogue names of the metrics created so far."""
-        with self._lock:
-            return frozenset(self._names)
+        made = vars(self)
+        return frozenset(lazy.metric.name for a, lazy in _lazy_metrics().items() if a in made)
 
     def _create(self, attribute: str, metric: Metric, kind: type[_M]) -> _M:
         # the span ledger records from the export thread: one creation per metric
         with self._lock:
-            found = self._created.get(attribute)
+            found = vars(self).get(attribute)  # made by another thread meanwhile
             if found is None:
                 if metric.owner != "worker" or metric.exemplars:
                     raise ValueError(f"{metric.name} is not recorded by WorkerMetrics")
                 found = build_metric(metric, self._registry)
-                self._created[attribute] = found
-                self._names.add(metric.name)
+                setattr(self, attribute, found)
         if not isinstance(found, kind):
             raise TypeError(f"{metric.name} is a {metric.type}")
         return found
@@ -349,6 +347,11 @@ class WorkerMetrics:
     def loop_lag(self, process: str, seconds: float) -> None:
         """Record how late the event loop of a ``main`` or ``job`` process ran a timer."""
         self._loop_lag.labels(process).observe(seconds)
+
+
+def _lazy_metrics() -> dict[str, _Lazy[Counter] | _Lazy[Gauge] | _Lazy[Histogram]]:
+    """The metrics of :class:`WorkerMetrics`, by attribute."""
+    return {name: v for name, v in vars(WorkerMetrics).items() if isinstance(v, _Lazy)}
 
 
 class _Default:

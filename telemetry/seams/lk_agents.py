@@ -143,14 +143,18 @@ REQUIREMENTS = (
     Requirement(
         "AgentServer._connecting",
         "set True by each connection attempt and False on registration",
-        lambda: "self._connecting = True" in _server_source()
-        and "self._connecting = False" in _server_source(),
+        lambda: (
+            "self._connecting = True" in _server_source()
+            and "self._connecting = False" in _server_source()
+        ),
     ),
     Requirement(
         "AgentServer._connection_failed",
         "read by the health answer and set after the last retry",
-        lambda: "if self._connection_failed:" in _server_source()
-        and "self._connection_failed = True" in _server_source(),
+        lambda: (
+            "if self._connection_failed:" in _server_source()
+            and "self._connection_failed = True" in _server_source()
+        ),
     ),
     Requirement(
         "AgentServer._agent_name",
@@ -160,14 +164,18 @@ REQUIREMENTS = (
     Requirement(
         "AgentServer._proc_pool",
         "a ProcPool assigned in run(), with .on(event, callback)",
-        lambda: "self._proc_pool = ipc.proc_pool.ProcPool(" in _server_source()
-        and callable(ipc.proc_pool.ProcPool.on),
+        lambda: (
+            "self._proc_pool = ipc.proc_pool.ProcPool(" in _server_source()
+            and callable(ipc.proc_pool.ProcPool.on)
+        ),
     ),
     Requirement(
         f"livekit.agents.telemetry.metrics.{CHILD_COUNT_UPDATER}",
         "a function the load loop calls through the module",
-        lambda: callable(getattr(sdk_metrics, CHILD_COUNT_UPDATER))
-        and f"telemetry.metrics.{CHILD_COUNT_UPDATER}" in _server_source(),
+        lambda: (
+            callable(getattr(sdk_metrics, CHILD_COUNT_UPDATER))
+            and f"telemetry.metrics.{CHILD_COUNT_UPDATER}" in _server_source()
+        ),
     ),
     Requirement(
         "livekit.agents.cli.cli.setup_logging",

@@ -133,8 +133,7 @@ def _export_logger_holds() -> bool:
 REQUIREMENTS = (
     Requirement(
         "BatchSpanProcessor._batch_processor",
-        "a BatchProcessor with a deque _queue, an int _max_queue_size and "
-        "shutdown(timeout_millis)",
+        "a BatchProcessor with a deque _queue, an int _max_queue_size and shutdown(timeout_millis)",
         _batch_processor_holds,
     ),
     Requirement(

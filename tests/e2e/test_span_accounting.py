@@ -264,7 +264,7 @@ def test_every_span_is_exported_or_counted_lost(
     assert "Traceback" not in worker.output()
     print(
         f"\n{behaviour}: ended {ended:.0f} = exported {exported:.0f} + lost "
-        f"{sum(lost.values()):.0f} {({k: int(v) for k, v in lost.items() if v})}; "
+        f"{sum(lost.values()):.0f} { ({k: int(v) for k, v in lost.items() if v}) }; "
         f"export failures {failures:.0f}; job exits "
         f"{max(exit_after.values()):.1f}s after the room ended at most"
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import threading
+import time
 
 import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
 
 from telemetry import labels
 from telemetry.catalogue import METRICS
@@ -206,30 +207,33 @@ def test_an_eager_registry_creates_every_worker_metric_at_once() -> None:
     assert metrics.created == worker_owned
 
 
+class _SlowRegistry(CollectorRegistry):
+    """Registers after a pause: threads that make the same metric at once overlap."""
+
+    def register(self, collector: Collector) -> None:
+        time.sleep(0.005)
+        super().register(collector)
+
+
 def test_threads_that_first_use_a_lazy_metric_together_create_it_once() -> None:
     # the span ledger records from the export thread while the job's loop records too
     failures: list[BaseException] = []
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race shows
-    try:
-        for _ in range(100):
-            registry = CollectorRegistry()
-            metrics = WorkerMetrics(registry, lazy=True)
-            start = threading.Barrier(6)
+    registry = _SlowRegistry()
+    metrics = WorkerMetrics(registry, lazy=True)
+    start = threading.Barrier(6)
 
-            def record(metrics: WorkerMetrics = metrics, start: threading.Barrier = start) -> None:
-                try:
-                    start.wait(timeout=5)
-                    metrics.spans_ended(1)
-                except BaseException as error:  # collected: a thread's error is lost otherwise
-                    failures.append(error)
+    def record() -> None:
+        try:
+            start.wait(timeout=5)
+            metrics.spans_ended(1)
+        except BaseException as error:  # collected: a thread's error is lost otherwise
+            failures.append(error)
 
-            threads = [threading.Thread(target=record) for _ in range(6)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=10)
-            assert registry.get_sample_value("agent_worker_spans_ended_total") == 6.0
-    finally:
-        sys.setswitchinterval(previous)
+    threads = [threading.Thread(target=record) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert registry.get_sample_value("agent_worker_spans_ended_total") == 6.0
     assert failures == []
