@@ -109,7 +109,6 @@ def _environment(kind: WorkerKind, otlp_endpoint: str) -> dict[str, str]:
         # this ours stays 20 s in each emptied room (the departure grace period), and its job
         # processes' CPU over those seconds counted as the telemetry's cost
         "AGENT_DEPARTURE_TIMEOUT": "0",
-        **dict(kind.env),
     }
     if kind.otlp:
         env |= {
@@ -117,7 +116,7 @@ def _environment(kind: WorkerKind, otlp_endpoint: str) -> dict[str, str]:
             "OTEL_EXPORTER_OTLP_PROTOCOL": kind.protocol,
             "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
         }
-    return env
+    return env | dict(kind.env)
 
 
 def start_worker(
