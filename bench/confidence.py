@@ -155,8 +155,10 @@ def more_rounds_said(
     rounds: int,
     max_rounds: int,
     say: Callable[[str], None],
+    unit: str = "round",
 ) -> bool:
-    """:func:`more_rounds` over named verdicts, saying which targets are still undecided."""
+    """:func:`more_rounds` over named verdicts, saying which targets are still undecided
+    (counted in ``unit``: rounds, or the visits' cycles)."""
     another = more_rounds(
         list(verdicts.values()),
         elapsed=elapsed,
@@ -168,7 +170,7 @@ def more_rounds_said(
     undecided = sorted(name for name, v in verdicts.items() if v == "INCONCLUSIVE")
     if undecided:
         say(
-            f"after {rounds} round(s) inconclusive: {', '.join(undecided)}; "
-            + ("another round" if another else "no time or rounds left for another")
+            f"after {rounds} {unit}(s) inconclusive: {', '.join(undecided)}; "
+            + (f"another {unit}" if another else f"no time or {unit}s left for another")
         )
     return another

@@ -1,8 +1,8 @@
 """One worker under a fixed workload: dispatch timings, CPU per job, memory, real scrapes.
 
-A run starts the worker, measures its idle CPU, serves one warm-up room, then the fixed
-workload in three phases, waiting after each step until no job runs and the idle pool is
-warm again:
+A run (``measure_worker``) measures a started worker's idle CPU, serves one warm-up room,
+then the fixed workload in three phases, waiting after each step until no job runs and the
+idle pool is warm again:
 
 - single: rooms one after another (1 concurrent room);
 - loaded: ``concurrent_rooms`` background rooms created ``ramp_spacing`` apart and kept
@@ -13,7 +13,8 @@ warm again:
 
 The worker's process tree CPU is read before and after each phase; the job processes' peak
 memory is sampled while they live. The project's worker is also scraped after the single
-rooms and at the end, outside the measured phases.
+rooms and at the end, outside the measured phases. A visit (``serve_visit``) is the loaded
+phase alone, on a worker that stays up for many of them (``bench.visits``).
 """
 
 from __future__ import annotations
@@ -34,8 +35,6 @@ from bench.workers import (
     IDLE_PROCESSES,
     WorkerKind,
     line_times,
-    start_worker,
-    stop_worker,
     wait_no_jobs,
 )
 from devtools.harness import WorkerProcess
@@ -46,9 +45,11 @@ __all__ = [
     "RunTarget",
     "ScrapeSample",
     "WorkerRun",
-    "run_worker",
+    "measure_worker",
+    "say_cost",
     "scrape_worker",
     "serve_load",
+    "serve_visit",
     "serve_wave",
     "settle",
 ]
@@ -251,32 +252,45 @@ def _neighbours_cpu(target: RunTarget) -> dict[str, float]:
     return result
 
 
-def run_worker(
-    kind: WorkerKind, target: RunTarget, plan: RunPlan, say: Callable[[str], None]
+def measure_worker(
+    worker: WorkerProcess, kind: WorkerKind, target: RunTarget, plan: RunPlan
 ) -> WorkerRun:
-    """Start ``kind``, serve the plan's workload, measure, stop."""
-    worker = start_worker(
-        kind, target.access, target.work_dir, target.otlp_endpoint, cpus=target.worker_cpus
-    )
+    """Serve the plan's whole workload on a started worker and measure it: idle CPU, a
+    warm-up room, the three phases, memory, and (ours) its scrapes."""
+    assert worker.process is not None
+    pid = worker.process.pid
     result = WorkerRun(kind.name)
-    try:
-        assert worker.process is not None
-        pid = worker.process.pid
-        result.idle_cores = _measure_idle(worker, plan.idle_seconds)
-        serve_wave(worker, kind, target.access, plan.single(), f"{kind.name}-warmup")
-        result.main_rss_before = rss(pid) or 0
-        neighbours = _neighbours_cpu(target)
-        with TreeMonitor(pid) as monitor:
-            _workload(worker, kind, target, plan, result)
-        result.neighbours_cpu = {
-            name: cpu - neighbours.get(name, 0.0) for name, cpu in _neighbours_cpu(target).items()
-        }
-        result.main_rss_after = rss(pid) or 0
-        result.job_peak_rss = [p.peak_rss for p in monitor.job_processes() if p.peak_rss]
-        if kind.otlp:
-            result.scrapes.append(scrape_worker(worker, plan.jobs + 1))
-    finally:
-        stop_worker(worker)
-    per_job = result.net_cpu_per_job or 0.0
-    say(f"  {kind.name}: {result.jobs} jobs, {per_job:.3f} CPU s/job beyond idle")
+    result.idle_cores = _measure_idle(worker, plan.idle_seconds)
+    serve_wave(worker, kind, target.access, plan.single(), f"{kind.name}-warmup")
+    result.main_rss_before = rss(pid) or 0
+    neighbours = _neighbours_cpu(target)
+    with TreeMonitor(pid) as monitor:
+        _workload(worker, kind, target, plan, result)
+    result.neighbours_cpu = {
+        name: cpu - neighbours.get(name, 0.0) for name, cpu in _neighbours_cpu(target).items()
+    }
+    result.main_rss_after = rss(pid) or 0
+    result.job_peak_rss = [p.peak_rss for p in monitor.job_processes() if p.peak_rss]
+    if kind.otlp:
+        result.scrapes.append(scrape_worker(worker, plan.jobs + 1))
     return result
+
+
+def serve_visit(
+    worker: WorkerProcess, kind: WorkerKind, target: RunTarget, plan: RunPlan, prefix: str
+) -> WorkerRun:
+    """The loaded phase alone, on a started and warm worker: ``plan.concurrent_rooms``
+    background rooms, ``plan.probe_rooms`` probes while they are live, then settle."""
+    assert worker.process is not None
+    result = WorkerRun(kind.name)
+    n = plan.concurrent_rooms
+    with _Phase(worker.process.pid, result, "loaded", n + plan.probe_rooms):
+        result.ramp, result.loaded = serve_load(
+            worker, kind, target.access, plan.load(n, plan.probe_rooms), prefix
+        )
+    return result
+
+
+def say_cost(run: WorkerRun, say: Callable[[str], None]) -> None:
+    """One progress line: the run's jobs and CPU per job beyond idle."""
+    say(f"  {run.kind}: {run.jobs} jobs, {run.net_cpu_per_job or 0.0:.3f} CPU s/job beyond idle")

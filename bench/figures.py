@@ -1,13 +1,15 @@
 """From the runs' raw measurements to the figures: pooled percentiles, medians, ratios.
 
-Latencies of one scenario are pooled over all rounds of a worker (every room counts once)
-and compared at p50/p95/p99; costs per run (CPU per job, memory) are compared by their
-median over the rounds, with each round's value kept to show the spread. A failed room
+Latencies of one scenario are pooled over all runs of a worker (its whole workload and its
+visits, ``bench.visits``; every room counts once) and compared at p50/p95/p99; costs per run
+(CPU per job, memory) are compared by their median over the runs, with each run's value kept
+to show the spread. A failed room
 (its agent never came) is left out of the percentiles and counted in ``failed_rooms``.
 
 Every ratio ours / bare that a target judges also gets a 95 % bootstrap confidence interval
 and its sample counts (``ci95``, see ``bench.confidence``): over the probe rooms for a
-latency percentile, over the rounds (paired, round by round) for CPU per job.
+latency percentile, over the runs (paired, run by run, when there are two or more) for CPU
+per job.
 
 CPU per job is given two ways: beyond idle (the tree's CPU over the workload minus what the
 same worker burns idle in the same time, per job: the cost a job adds), which the target
@@ -24,8 +26,9 @@ from bench.confidence import bootstrap_ratio, p95
 from bench.dispatch import WorkerRun
 from bench.load import RoomTiming
 from bench.stats import ratio, spread, summarize
+from bench.visits import Visits
 
-__all__ = ["cost_figures", "latency_figures", "run_record", "scrape_real"]
+__all__ = ["cost_figures", "latency_figures", "run_record", "scrape_real", "visits_record"]
 
 MIB = 2**20
 _SCENARIOS = ("single", "loaded", "ramp", "burst")
@@ -41,7 +44,7 @@ def _scenario(runs: Sequence[WorkerRun], scenario: str) -> dict[str, Any]:
     rooms = [t for run in runs for t in getattr(run, scenario)]
     figures: dict[str, Any] = {point: summarize(_latencies(rooms, point)) for point in _POINTS}
     figures["failed_rooms"] = sum(1 for t in rooms if t.error is not None)
-    figures["p95_joined_by_round"] = [
+    figures["p95_joined_by_run"] = [
         summarize(_latencies(getattr(run, scenario), "joined"))["p95"] for run in runs
     ]
     return figures
@@ -152,8 +155,10 @@ def cost_figures(by_kind: dict[str, list[WorkerRun]]) -> dict[str, Any]:
 
 def _cost_intervals(ours: Sequence[WorkerRun], bare: Sequence[WorkerRun]) -> dict[str, Any]:
     """CPU per job (beyond idle, and the main process's), ours / bare, bootstrapped over the
-    rounds in pairs: a round's two runs ran side by side, so the pairs share its drift."""
+    runs in pairs (run ``i`` of each ran next to the other's): none from fewer than two."""
     pairs = [(o, b) for o, b in zip(ours, bare, strict=False) if o.jobs and b.jobs]
+    if len(pairs) < 2:
+        return {"net_cpu_s_per_job": None, "main_cpu_s_per_job": None}
     net = [(o.net_cpu_per_job, b.net_cpu_per_job) for o, b in pairs]
     net_pairs = [(o, b) for o, b in net if o is not None and b is not None]
     intervals = {
@@ -213,17 +218,47 @@ def run_record(run: WorkerRun) -> dict[str, Any]:
             name: round(cpu / run.seconds, 3) if run.seconds else None
             for name, cpu in run.neighbours_cpu.items()
         },
-        "rooms": {
-            scenario: [
+        "rooms": _rooms(run, _SCENARIOS),
+    }
+
+
+def _rooms(run: WorkerRun, scenarios: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        scenario: [
+            {
+                "joined_s": _rounded(t.joined_latency),
+                "entrypoint_s": _rounded(t.entrypoint_latency),
+                "connected_s": _rounded(t.connected_latency),
+                "error": t.error,
+            }
+            for t in getattr(run, scenario)
+        ]
+        for scenario in scenarios
+    }
+
+
+def visits_record(visits: Visits) -> dict[str, Any]:
+    """The visits' raw numbers, for the JSON: per worker, each visit's rooms and CPU, and
+    the main process's memory over all of them."""
+    return {
+        "cycles": visits.cycles,
+        "seconds": round(visits.seconds, 1),
+        "main_rss_mib": {
+            kind: [round(before / MIB, 1), round(after / MIB, 1)]
+            for kind, (before, after) in visits.main_rss.items()
+        },
+        "by_kind": {
+            kind: [
                 {
-                    "joined_s": _rounded(t.joined_latency),
-                    "entrypoint_s": _rounded(t.entrypoint_latency),
-                    "connected_s": _rounded(t.connected_latency),
-                    "error": t.error,
+                    "jobs": run.jobs,
+                    "cpu_s": round(run.cpu_total, 3),
+                    "main_cpu_s": round(run.cpu_main, 3),
+                    "seconds": round(run.seconds, 1),
+                    "rooms": _rooms(run, ("ramp", "loaded")),
                 }
-                for t in getattr(run, scenario)
+                for run in runs
             ]
-            for scenario in _SCENARIOS
+            for kind, runs in visits.visits.items()
         },
     }
 

@@ -1,5 +1,5 @@
-"""The whole bench, in order: servers up, microbenchmark, scrape cost, CPU pairs, rounds,
-capacity."""
+"""The whole bench, in order: servers up, microbenchmark, scrape cost, CPU pairs, every
+worker's whole workload and the interleaved visits, capacity."""
 
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ from bench.affinity import available_cpus, pin_bench
 from bench.capacity import CapacitySearch, search_capacity
 from bench.confidence import more_rounds_said
 from bench.config import BenchConfig
-from bench.dispatch import RunTarget, WorkerRun, run_worker
-from bench.figures import cost_figures, latency_figures, run_record, scrape_real
+from bench.dispatch import RunTarget
+from bench.figures import cost_figures, latency_figures, run_record, scrape_real, visits_record
 from bench.machine import describe_machine
 from bench.microbench import run_microbench, run_queue_check
 from bench.paired import PairedCpu, PairedWorker, paired_figures, run_pairs
 from bench.scrape import measure_scrape_cost
 from bench.targets import evaluate_targets, interval_verdicts, paired_verdicts
+from bench.visits import Visits, run_visits
 from bench.workers import (
     BARE,
     BARE_NATIVE_VAD,
@@ -31,6 +32,7 @@ from bench.workers import (
     OURS,
     OURS_COLLECTOR_DOWN,
     OURS_COLLECTOR_HANGING,
+    WorkerKind,
     start_worker,
     stop_worker,
 )
@@ -45,13 +47,16 @@ _MAX_EXPORT_BATCH = 512
 
 def _method(config: BenchConfig) -> dict[str, Any]:
     return {
-        "rounds": config.rounds,
-        "max_rounds": config.max_rounds,
         "time_budget_s": config.time_budget,
-        "confidence": "95 % percentile bootstrap, 2000 resamples: over the probe rooms for "
-        "latency, over the simultaneous pairs for CPU per job (and over the rounds, paired, "
-        "for the rounds' CPU figures)",
+        "confidence": "95 % percentile bootstrap, 2000 resamples: over the probe rooms of "
+        "the interleaved visits for latency, over the simultaneous pairs for CPU per job",
         "plan": asdict(config.plan),
+        "visits": {
+            "plan": asdict(config.visits.plan),
+            "cycles": config.visits.cycles,
+            "max_cycles": config.visits.max_cycles,
+            "order": "every worker once per cycle, the order rotated by one each cycle",
+        },
         "pairs": asdict(config.pairs),
         "jobs_per_run": config.plan.jobs,
         "capacity": {
@@ -71,55 +76,47 @@ def _method(config: BenchConfig) -> dict[str, Any]:
     }
 
 
-def _rounds(
+def _kind_targets(
+    kinds: tuple[WorkerKind, ...], servers: dict[str, Any], work_dir: Path
+) -> dict[str, RunTarget]:
+    return {
+        kind.name: RunTarget(
+            servers["access"],
+            work_dir / f"workers-{kind.name}",
+            servers[kind.endpoint],
+            servers["pid"],
+            servers["worker_cpus"],
+        )
+        for kind in kinds
+    }
+
+
+def _visits(
     config: BenchConfig,
     servers: dict[str, Any],
     work_dir: Path,
     say: Callable[[str], None],
     started: float,
-) -> dict[str, list[WorkerRun]]:
+) -> Visits:
+    """Every worker's whole workload, then the interleaved visits at 20 rooms."""
     kinds = (BARE, OURS, OURS_COLLECTOR_DOWN, OURS_COLLECTOR_HANGING)
-    by_kind: dict[str, list[WorkerRun]] = {kind.name: [] for kind in kinds}
-    slowest = 0.0
-    index = 0
-    while index < config.rounds or _another_round(config, by_kind, started, slowest, say):
-        round_started = time.monotonic()
-        order = kinds if index % 2 == 0 else tuple(reversed(kinds))
-        for kind in order:
-            say(f"round {index + 1} (at least {config.rounds}): {kind.name}")
-            endpoint = servers[kind.endpoint]
-            target = RunTarget(
-                servers["access"],
-                work_dir / f"r{index}-{kind.name}",
-                endpoint,
-                servers["pid"],
-                servers["worker_cpus"],
-            )
-            by_kind[kind.name].append(run_worker(kind, target, config.plan, say))
-        slowest = max(slowest, time.monotonic() - round_started)
-        index += 1
-    return by_kind
 
+    def another_cycle(visits: Visits, seconds_per_cycle: float) -> bool:
+        """Whether a latency target is still inconclusive and one more cycle fits in the
+        budget (with the capacity search's time kept for it)."""
+        return more_rounds_said(
+            interval_verdicts(latency_figures(visits.latency_runs())),
+            elapsed=time.monotonic() - started,
+            seconds_per_round=seconds_per_cycle,
+            budget=config.time_budget - config.capacity_time_limit,
+            rounds=visits.cycles,
+            max_rounds=config.visits.max_cycles,
+            say=say,
+            unit="cycle",
+        )
 
-def _another_round(
-    config: BenchConfig,
-    by_kind: dict[str, list[WorkerRun]],
-    started: float,
-    seconds_per_round: float,
-    say: Callable[[str], None],
-) -> bool:
-    """Whether a target is still inconclusive and one more round fits in the budget (with
-    the capacity search's time kept for it)."""
-    verdicts = interval_verdicts(latency_figures(by_kind))
-    return more_rounds_said(
-        verdicts,
-        elapsed=time.monotonic() - started,
-        seconds_per_round=seconds_per_round,
-        budget=config.time_budget - config.capacity_time_limit,
-        rounds=len(by_kind["bare"]),
-        max_rounds=config.max_rounds,
-        say=say,
-    )
+    targets = _kind_targets(kinds, servers, work_dir)
+    return run_visits(kinds, targets, config.plan, config.visits, say, another_cycle=another_cycle)
 
 
 def _pairs(
@@ -205,18 +202,19 @@ def _measure(
     synthetic = measure_scrape_cost(config.scrapes, say)
     say(f"CPU per job: {config.pairs.pairs} to {config.pairs.max_pairs} simultaneous pairs")
     pairs = _pairs(config, servers, work_dir, say)
-    by_kind = _rounds(config, servers, work_dir, say, started)
+    visits = _visits(config, servers, work_dir, say, started)
     say(f"capacity search (1..{config.capacity_max_rooms} rooms, p95 <= 1 s)")
     capacity = _capacity(config, servers, work_dir, say)
     return {
-        "dispatch": latency_figures(by_kind),
-        "cost_per_job": cost_figures(by_kind),
+        "dispatch": latency_figures(visits.latency_runs()),
+        "cost_per_job": cost_figures(visits.whole),
+        "visits": visits_record(visits),
         "cpu_pairs": pairs,
         "instrumentation": micro,
-        "scrape": {"synthetic": synthetic, "real": scrape_real(by_kind)},
+        "scrape": {"synthetic": synthetic, "real": scrape_real(visits.whole)},
         "capacity": capacity,
         "collector_down": {"queue": queue},
-        "runs": [run_record(run) for runs in by_kind.values() for run in runs],
+        "runs": [run_record(run) for runs in visits.whole.values() for run in runs],
     }
 
 
@@ -245,10 +243,12 @@ def _hanging_endpoint() -> Iterator[str]:
 def run_bench(config: BenchConfig, work_dir: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """Run every measurement of ``config``; returns the results with the targets judged."""
     started = time.monotonic()
+    cycles = config.visits
     say(
-        f"time budget {config.time_budget / 60:.0f} min: {config.rounds} to "
-        f"{config.max_rounds} rounds (more while a target's 95 % interval is inconclusive), "
-        f"then the capacity search (at most {config.capacity_time_limit / 60:.0f} min)"
+        f"time budget {config.time_budget / 60:.0f} min: {cycles.cycles} to "
+        f"{cycles.max_cycles} cycles of visits (more while a target's 95 % interval is "
+        f"inconclusive), then the capacity search (at most "
+        f"{config.capacity_time_limit / 60:.0f} min)"
     )
     results: dict[str, Any] = {
         "schema": 1,

@@ -166,3 +166,15 @@ def test_more_rounds_said_names_the_undecided_targets() -> None:
         "after 3 round(s) inconclusive: cpu, dispatch; another round",
         "after 4 round(s) inconclusive: cpu, dispatch; no time or rounds left for another",
     ]
+
+
+def test_more_rounds_said_counts_in_the_unit_it_is_given() -> None:
+    said: list[str] = []
+    verdicts: dict[str, Verdict] = {"collector_hanging": "INCONCLUSIVE"}
+    common = {"seconds_per_round": 170.0, "budget": 1680.0, "max_rounds": 12, "unit": "cycle"}
+    assert more_rounds_said(verdicts, elapsed=900, rounds=5, say=said.append, **common)
+    assert not more_rounds_said(verdicts, elapsed=900, rounds=12, say=said.append, **common)
+    assert said == [
+        "after 5 cycle(s) inconclusive: collector_hanging; another cycle",
+        "after 12 cycle(s) inconclusive: collector_hanging; no time or cycles left for another",
+    ]
