@@ -1,5 +1,5 @@
-"""The whole bench, in order: servers up, microbenchmark, scrape cost, CPU pairs, every
-worker's whole workload and the interleaved visits, capacity."""
+"""The whole bench, in order: servers up, microbenchmark, scrape cost, CPU pairs, capacity,
+every worker's whole workload and the interleaved visits."""
 
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ __all__ = ["run_bench"]
 
 # BatchSpanProcessor's default export batch: spans out of the queue, held while exporting
 _MAX_EXPORT_BATCH = 512
+# what the run needs after its last cycle of visits: stop four workers, write the results
+_WRAP_UP_SECONDS = 45.0
 
 
 def _method(config: BenchConfig) -> dict[str, Any]:
@@ -103,12 +105,12 @@ def _visits(
 
     def another_cycle(visits: Visits, seconds_per_cycle: float) -> bool:
         """Whether a latency target is still inconclusive and one more cycle fits in the
-        budget (with the capacity search's time kept for it)."""
+        budget (with time kept for stopping the workers and writing the results)."""
         return more_rounds_said(
             interval_verdicts(latency_figures(visits.latency_runs())),
             elapsed=time.monotonic() - started,
             seconds_per_round=seconds_per_cycle,
-            budget=config.time_budget - config.capacity_time_limit,
+            budget=config.time_budget - _WRAP_UP_SECONDS,
             rounds=visits.cycles,
             max_rounds=config.visits.max_cycles,
             say=say,
@@ -202,9 +204,10 @@ def _measure(
     synthetic = measure_scrape_cost(config.scrapes, say)
     say(f"CPU per job: {config.pairs.pairs} to {config.pairs.max_pairs} simultaneous pairs")
     pairs = _pairs(config, servers, work_dir, say)
-    visits = _visits(config, servers, work_dir, say, started)
     say(f"capacity search (1..{config.capacity_max_rooms} rooms, p95 <= 1 s)")
     capacity = _capacity(config, servers, work_dir, say)
+    # last, as its cycles fill the time the other phases left
+    visits = _visits(config, servers, work_dir, say, started)
     return {
         "dispatch": latency_figures(visits.latency_runs()),
         "cost_per_job": cost_figures(visits.whole),
@@ -245,10 +248,10 @@ def run_bench(config: BenchConfig, work_dir: Path, say: Callable[[str], None]) -
     started = time.monotonic()
     cycles = config.visits
     say(
-        f"time budget {config.time_budget / 60:.0f} min: {cycles.cycles} to "
+        f"time budget {config.time_budget / 60:.0f} min: the capacity search (at most "
+        f"{config.capacity_time_limit / 60:.0f} min), then {cycles.cycles} to "
         f"{cycles.max_cycles} cycles of visits (more while a target's 95 % interval is "
-        f"inconclusive), then the capacity search (at most "
-        f"{config.capacity_time_limit / 60:.0f} min)"
+        "inconclusive and the budget allows)"
     )
     results: dict[str, Any] = {
         "schema": 1,
