@@ -53,6 +53,33 @@ class _RenamingCollector(Collector):
             yield family
 
 
+# a metric file's header: 4 bytes of used length, 4 of padding
+_HEADER_BYTES = 8
+
+
+class _SizedFiles(Collector):
+    """The multiprocess files' metrics, leaving out any file still being created.
+
+    A process creating a metric file opens it empty, then sizes it. A scrape in between
+    met a 0-byte file, and ``MultiProcessCollector`` raised ``struct.error``: the scrape
+    failed. Such a file holds nothing yet; the next scrape reads it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def collect(self) -> Iterable[Metric]:
+        files = [str(f) for f in sorted(self._path.glob("*.db")) if _sized(f)]
+        return MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-untyped-call,no-any-return]
+
+
+def _sized(path: Path) -> bool:
+    try:
+        return path.stat().st_size >= _HEADER_BYTES
+    except OSError:  # gone since the listing
+        return False
+
+
 class MetricsEndpoint:
     """Serves ``/metrics`` for the worker.
 
@@ -79,7 +106,7 @@ class MetricsEndpoint:
         self.compactor = MultiprocessCompactor(multiproc_dir) if multiproc_dir else None
         self._registry = CollectorRegistry(auto_describe=True)
         if multiproc_dir is not None:
-            source: Collector = MultiProcessCollector(None, path=str(multiproc_dir))  # type: ignore[no-untyped-call]
+            source: Collector = _SizedFiles(multiproc_dir)
         else:
             source = registry
         self._registry.register(_RenamingCollector(source, SDK_RENAMES))

@@ -70,3 +70,17 @@ def test_multiprocess_directory_is_compacted_on_scrape(tmp_path: Path) -> None:
         "counter_aggregate.db",
         "histogram_aggregate.db",
     ]
+
+
+def test_a_metric_file_being_created_is_left_out_of_the_scrape(tmp_path: Path) -> None:
+    # a process creating its metric file opens it empty, then sizes it: a scrape in between
+    # met a 0-byte file, and prometheus_client's merge raised struct.error (a failed scrape
+    # with a traceback in the log)
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    script = "from telemetry.metrics import WorkerMetrics; WorkerMetrics().job_received()"
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
+    (tmp_path / f"counter_{os.getpid()}.db").touch()  # a live process, mid-creation
+    endpoint = MetricsEndpoint("127.0.0.1", 0, multiproc_dir=tmp_path)
+    body, _ = endpoint.render("text/plain")
+    assert "agent_worker_jobs_received_total 1.0" in body.decode()
+    assert (tmp_path / f"counter_{os.getpid()}.db").exists()  # read again once it is sized
