@@ -57,7 +57,8 @@ def _method(config: BenchConfig) -> dict[str, Any]:
             "plan": asdict(config.visits.plan),
             "cycles": config.visits.cycles,
             "max_cycles": config.visits.max_cycles,
-            "order": "every worker once per cycle, the order rotated by one each cycle",
+            "order": "every worker once per cycle, in the order of a row of a Williams square "
+            "(over four cycles each comes first, and follows each other, equally often)",
         },
         "pairs": asdict(config.pairs),
         "jobs_per_run": config.plan.jobs,

@@ -5,7 +5,7 @@ from run to run by more than the 5 % a latency target allows: the machine's spee
 minutes (bench/README.md), and three runs sampled that drift three times per worker. Here the
 compared workers are started once and stay up. Each is first measured on the whole workload
 (``measure_worker``: idle CPU, single rooms, the loaded phase, a burst, memory, scrapes);
-then cycles visit each in turn, in a rotating order, and a visit is the loaded phase alone:
+then cycles visit each in turn (``visit_order``), and a visit is the loaded phase alone:
 ``concurrent_rooms`` background rooms, ``probe_rooms`` probes dispatched one by one while
 they are live, then the rooms leave and the worker settles. Many short visits spread every
 worker's probes over the same stretch of time, so the drift falls alike on all of them and a
