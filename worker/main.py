@@ -38,8 +38,10 @@ def _forkserver_preload() -> list[str]:
     the container image). Imported in the forkserver, they are inherited (see
     bench/README.md). Importing them opens no connection and starts no thread, so forking
     after is safe. With OTLP export the exporter itself lives in the main process only.
+    :mod:`worker.preload` builds what the SDK would build in every job (its HTTP session's
+    TLS context).
     """
-    return [__name__]
+    return [__name__, f"{__package__}.preload"]
 
 
 def job_count_load(agent_server: AgentServer, *, max_jobs: int) -> float:

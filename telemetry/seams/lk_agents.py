@@ -1,8 +1,9 @@
 """The one module that touches private names of livekit-agents.
 
-The worker needs four things the SDK does not offer publicly: its health answer tied to the
+The worker needs five things the SDK does not offer publicly: its health answer tied to the
 registration state, the agent name it registered with, the event of a job process that
-closed, and its child-process gauge and CLI logging setup replaced by the project's. Each
+closed, its child-process gauge and CLI logging setup replaced by the project's, and its
+HTTP session's TLS context built once, before job processes are forked. Each
 private name below carries why it is used and the version it was verified on;
 ``REQUIREMENTS`` lists them for ``check()`` and ``tests/telemetry/seams/``.
 """
@@ -24,6 +25,8 @@ __all__ = [
     "CHILD_COUNT_UPDATER",
     "REQUIREMENTS",
     "RegistrationAwareServer",
+    "TLS_CONTEXT_BUILDER",
+    "build_http_tls_context",
     "check",
     "replace_child_count_updater",
     "replace_cli_logging_setup",
@@ -33,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 # the SDK's load loop calls it at every tick, in multiprocess mode; verified on 1.8.9
 CHILD_COUNT_UPDATER = "_update_child_proc_count"
+# builds (once per process, cached) the TLS context of a job's HTTP session; verified on 1.8.9
+TLS_CONTEXT_BUILDER = "_create_ssl_context"
 
 
 class RegistrationAwareServer(AgentServer):
@@ -125,6 +130,42 @@ def replace_cli_logging_setup(setup: Callable[[str, bool, bool, bool], None]) ->
     setattr(sdk_cli, "setup_logging", setup)  # noqa: B010
 
 
+def build_http_tls_context() -> bool:
+    """Build the TLS context of the SDK's per-job HTTP session now, in this process.
+
+    The SDK builds it in each job process: on the job's first HTTP request, and at the job's
+    end even without one, as closing the job's HTTP context opens a session to close it.
+    Building it parses the whole CA bundle (about 16 ms of CPU). The SDK caches it per
+    process, so built in the forkserver it is inherited by every job process forked after,
+    which then builds none. An ``SSLContext`` holds no thread and no connection.
+
+    Returns:
+        False, building nothing, when the SDK no longer builds it through a cached function.
+    """
+    from livekit.agents.utils import http_context
+
+    if not _tls_context_cached():
+        return False
+    getattr(http_context, TLS_CONTEXT_BUILDER)()
+    return True
+
+
+def _tls_context_cached() -> bool:
+    from livekit.agents.utils import http_context
+
+    # the builder reads the trust settings and calls a cached function; verified on 1.8.9
+    cached = getattr(http_context, "_ssl_context_for", None)
+    return callable(getattr(http_context, TLS_CONTEXT_BUILDER, None)) and callable(
+        getattr(cached, "cache_info", None)
+    )
+
+
+def _session_uses_tls_builder() -> bool:
+    from livekit.agents.utils import http_context
+
+    return f"ssl={TLS_CONTEXT_BUILDER}()" in inspect.getsource(http_context)
+
+
 @functools.cache
 def _server_source() -> str:
     return inspect.getsource(AgentServer)
@@ -181,6 +222,11 @@ REQUIREMENTS = (
         "livekit.agents.cli.cli.setup_logging",
         "setup_logging(log_level, devmode, console, ...) called by the CLI's worker start",
         _cli_logging_setup_holds,
+    ),
+    Requirement(
+        f"livekit.agents.utils.http_context.{TLS_CONTEXT_BUILDER}",
+        "the job's HTTP session's TLS context, built through a functools.cache function",
+        lambda: _tls_context_cached() and _session_uses_tls_builder(),
     ),
 )
 

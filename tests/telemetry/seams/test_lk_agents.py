@@ -80,3 +80,26 @@ def test_the_agent_name_is_the_one_rtc_session_registered() -> None:
 
     assert server.agent_name == "support"
     assert isinstance(server, AgentServer)
+
+
+def test_a_tls_context_builder_that_is_no_longer_cached_is_named_and_not_called(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from livekit.agents.utils import http_context
+
+    # built per call, it would not be inherited: building it in the forkserver would be waste
+    monkeypatch.setattr(http_context, "_ssl_context_for", lambda cafile, capath: None)
+
+    [line] = lk_agents.check()
+
+    assert "livekit.agents.utils.http_context._create_ssl_context is gone or changed" in line
+    assert lk_agents.build_http_tls_context() is False
+
+
+def test_the_tls_context_built_is_the_one_the_sdk_s_sessions_use() -> None:
+    from livekit.agents.utils import http_context
+
+    assert lk_agents.build_http_tls_context() is True
+
+    assert http_context._create_ssl_context() is http_context._create_ssl_context()
+    assert http_context._ssl_context_for.cache_info().currsize >= 1
