@@ -18,6 +18,7 @@ from typing import Any
 
 from livekit.agents import AgentServer, ipc
 from livekit.agents.telemetry import metrics as sdk_metrics
+from livekit.agents.utils import http_context
 
 from . import Requirement, problems
 
@@ -142,8 +143,6 @@ def build_http_tls_context() -> bool:
     Returns:
         False, building nothing, when the SDK no longer builds it through a cached function.
     """
-    from livekit.agents.utils import http_context
-
     if not _tls_context_cached():
         return False
     getattr(http_context, TLS_CONTEXT_BUILDER)()
@@ -151,8 +150,6 @@ def build_http_tls_context() -> bool:
 
 
 def _tls_context_cached() -> bool:
-    from livekit.agents.utils import http_context
-
     # the builder reads the trust settings and calls a cached function; verified on 1.8.9
     cached = getattr(http_context, "_ssl_context_for", None)
     return callable(getattr(http_context, TLS_CONTEXT_BUILDER, None)) and callable(
@@ -161,8 +158,6 @@ def _tls_context_cached() -> bool:
 
 
 def _session_uses_tls_builder() -> bool:
-    from livekit.agents.utils import http_context
-
     return f"ssl={TLS_CONTEXT_BUILDER}()" in inspect.getsource(http_context)
 
 

@@ -13,8 +13,8 @@ from worker.main import _forkserver_preload
 _ROOT = Path(__file__).resolve().parents[2]
 
 # Counts the TLS contexts built in a job process forked from a parent that imported
-# `sys.argv[1]` (if any), as the SDK's forkserver forks it, when the SDK closes the job's
-# HTTP context at the job's end (what every job does).
+# `sys.argv[1]` (if any), as the SDK's forkserver forks it, when the job's HTTP session is
+# opened and closed (what the SDK does at every job's end, and a plugin's first request).
 _FORKED_JOB = """
 import asyncio, importlib, os, ssl, sys
 
@@ -36,8 +36,8 @@ before = len(built)
 pid = os.fork()
 if pid == 0:
     async def job_end():
-        http_context._new_session_ctx()
-        await http_context._close_http_ctx()
+        async with http_context.open():
+            pass
 
     asyncio.run(job_end())
     os._exit(len(built) - before)
