@@ -64,8 +64,7 @@ FULL = BenchConfig(
             concurrent_rooms=20,
             ramp_spacing=0.5,
             probe_rooms=24,
-            # the spacing the targets were set at; at 1 s ours' dispatch is 1.2x bare's
-            # (bench/README.md)
+            # the spacing the targets were set at (1 s spacing: bench/README.md)
             probe_spacing=1.5,
             probe_hold=1.0,
             settle_before_probes=3.0,

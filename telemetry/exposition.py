@@ -24,6 +24,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from .multiproc import MultiprocessCompactor
+from .seams.prom_client import has_header
 
 __all__ = ["SDK_RENAMES", "MetricsEndpoint"]
 
@@ -53,10 +54,6 @@ class _RenamingCollector(Collector):
             yield family
 
 
-# a metric file's header: 4 bytes of used length, 4 of padding
-_HEADER_BYTES = 8
-
-
 class _SizedFiles(Collector):
     """The multiprocess files' metrics, leaving out any file still being created.
 
@@ -69,15 +66,8 @@ class _SizedFiles(Collector):
         self._path = path
 
     def collect(self) -> Iterable[Metric]:
-        files = [str(f) for f in sorted(self._path.glob("*.db")) if _sized(f)]
+        files = [str(f) for f in sorted(self._path.glob("*.db")) if has_header(f)]
         return MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-untyped-call,no-any-return]
-
-
-def _sized(path: Path) -> bool:
-    try:
-        return path.stat().st_size >= _HEADER_BYTES
-    except OSError:  # gone since the listing
-        return False
 
 
 class MetricsEndpoint:
