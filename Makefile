@@ -18,7 +18,7 @@ export POETRY_NO_INTERACTION := 1
 .PHONY: help agent-install agent-dev agent-start agent-lint agent-format agent-typecheck \
 	test test-unit test-helm dashboards health livekit-server infra \
 	stack-up stack-down stack-logs stack-ps \
-	demo-traffic agent-dev-voice demo-voice bench bench-profile bench-voice
+	demo-traffic agent-dev-voice demo-voice bench bench-profile bench-voice bench-faults
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -111,6 +111,9 @@ bench-voice: agent-install infra ## Voice telemetry on vs off: e2e latency and C
 
 bench: agent-install infra ## Benchmark against the bare SDK; writes bench/results/
 	$(PY) -m bench
+
+bench-faults: agent-install infra ## The collector-fault latency targets with the probe rooms they need; writes bench/results/faults.*
+	$(PY) -m bench.faults
 
 bench-profile: agent-install infra ## Where a job's CPU goes: bare vs ours, sampled with py-spy
 	$(PY) -m bench.profile --py-spy

@@ -57,7 +57,7 @@ def latency_figures(by_kind: dict[str, list[WorkerRun]]) -> dict[str, Any]:
         figures = {kind: _scenario(runs, scenario) for kind, runs in by_kind.items()}
         ratios: dict[str, Any] = {}
         for kind in by_kind:
-            if kind == "bare":
+            if kind == "bare" or "bare" not in by_kind:
                 continue
             ratios[kind] = {
                 point: {

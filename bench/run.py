@@ -3,26 +3,22 @@ every worker's whole workload and the interleaved visits."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.affinity import available_cpus, pin_bench
 from bench.capacity import CapacitySearch, search_capacity
 from bench.confidence import more_rounds_said
 from bench.config import BenchConfig
-from bench.dispatch import RunTarget
 from bench.figures import cost_figures, latency_figures, run_record, scrape_real, visits_record
 from bench.machine import describe_machine
 from bench.microbench import run_microbench, run_queue_check
 from bench.paired import PairedCpu, PairedWorker, paired_figures, run_pairs
 from bench.scrape import measure_scrape_cost
+from bench.servers import bench_servers, run_targets
 from bench.targets import evaluate_targets, interval_verdicts, paired_verdicts
 from bench.visits import Visits, run_visits
 from bench.workers import (
@@ -32,11 +28,9 @@ from bench.workers import (
     OURS,
     OURS_COLLECTOR_DOWN,
     OURS_COLLECTOR_HANGING,
-    WorkerKind,
     start_worker,
     stop_worker,
 )
-from devtools.harness import LiveKitServer, OtelCollector, free_port
 from devtools.synthetic import ServerAccess
 
 __all__ = ["run_bench"]
@@ -79,21 +73,6 @@ def _method(config: BenchConfig) -> dict[str, Any]:
     }
 
 
-def _kind_targets(
-    kinds: tuple[WorkerKind, ...], servers: dict[str, Any], work_dir: Path
-) -> dict[str, RunTarget]:
-    return {
-        kind.name: RunTarget(
-            servers["access"],
-            work_dir / f"workers-{kind.name}",
-            servers[kind.endpoint],
-            servers["pid"],
-            servers["worker_cpus"],
-        )
-        for kind in kinds
-    }
-
-
 def _visits(
     config: BenchConfig,
     servers: dict[str, Any],
@@ -118,7 +97,7 @@ def _visits(
             unit="cycle",
         )
 
-    targets = _kind_targets(kinds, servers, work_dir)
+    targets = run_targets(kinds, servers, work_dir)
     return run_visits(kinds, targets, config.plan, config.visits, say, another_cycle=another_cycle)
 
 
@@ -222,28 +201,6 @@ def _measure(
     }
 
 
-def _pin(
-    livekit_pid: int | None, results: dict[str, Any], say: Callable[[str], None]
-) -> frozenset[int] | None:
-    """Pin livekit-server and this process (the load generator); the CPUs for workers."""
-    pinning = pin_bench(livekit_pid, say)
-    results["method"]["affinity"] = pinning.as_dict() if pinning else None
-    return pinning.worker if pinning else None
-
-
-@contextlib.contextmanager
-def _hanging_endpoint() -> Iterator[str]:
-    """A loopback port that accepts connections (the kernel completes them while it listens)
-    and never answers: a Collector that hangs."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1024)
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        listener.close()
-
-
 def run_bench(config: BenchConfig, work_dir: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """Run every measurement of ``config``; returns the results with the targets judged."""
     started = time.monotonic()
@@ -260,26 +217,8 @@ def run_bench(config: BenchConfig, work_dir: Path, say: Callable[[str], None]) -
         "machine": describe_machine(),
         "method": _method(config),
     }
-    original_cpus = available_cpus()
-    say("starting livekit-server and the OpenTelemetry Collector (loopback)")
-    with (
-        LiveKitServer(work_dir / "livekit") as livekit,
-        OtelCollector(work_dir / "collector") as collector,
-        _hanging_endpoint() as hanging,
-    ):
-        servers = {
-            "access": ServerAccess(livekit.url, livekit.api_key, livekit.api_secret),
-            "otlp": collector.otlp_http_endpoint,
-            # a loopback port nothing listens on: the collector is "down"
-            "unreachable": f"http://127.0.0.1:{free_port()}",
-            "hanging": hanging,
-            "pid": livekit.pid,
-            "worker_cpus": _pin(livekit.pid, results, say),
-        }
-        try:
-            results |= _measure(config, servers, work_dir, say, started)
-        finally:
-            os.sched_setaffinity(0, original_cpus)
+    with bench_servers(work_dir, results["method"], say) as servers:
+        results |= _measure(config, servers, work_dir, say, started)
     results["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["duration_s"] = round(time.monotonic() - started, 1)
     results["targets"] = evaluate_targets(results)

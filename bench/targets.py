@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.confidence import Interval, Verdict, verdict
 
-__all__ = ["evaluate_targets", "interval_verdicts", "paired_verdicts"]
+__all__ = ["evaluate_targets", "fault_targets", "interval_verdicts", "paired_verdicts"]
 
 CPU_RATIO_MAX = 1.03
 MAIN_CPU_RATIO_MAX = 1.10
@@ -114,8 +114,6 @@ def evaluate_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     rooms = results["method"]["plan"]["concurrent_rooms"]
     loaded = results["dispatch"]["loaded"]
     loaded_ci = loaded.get("ci95", {})
-    down, up = loaded["ours_collector_down"]["joined"]["p95"], loaded["ours"]["joined"]["p95"]
-    hanging = loaded["ours_collector_hanging"]["joined"]["p95"]
     checks: list[tuple[str, float | None, str, float, Mapping[str, Any] | None]] = [
         (
             "CPU per job (beyond idle, simultaneous pairs), ours / bare",
@@ -152,24 +150,33 @@ def evaluate_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             CAPACITY_RATIO_MIN,
             None,
         ),
-        (
-            f"Collector down: dispatch p95 at {rooms} rooms, down / up",
-            round(down / up, 3) if down is not None and up else None,
-            "<=",
-            COLLECTOR_DOWN_LATENCY_RATIO_MAX,
-            _ci(loaded_ci, "ours_collector_down/ours"),
-        ),
-        (
-            f"Collector hanging: dispatch p95 at {rooms} rooms, hanging / up",
-            round(hanging / up, 3) if hanging is not None and up else None,
-            "<=",
-            COLLECTOR_DOWN_LATENCY_RATIO_MAX,
-            _ci(loaded_ci, "ours_collector_hanging/ours"),
-        ),
     ]
-    return [
-        _target(name, value, op, limit, "x", ci95=ci) for name, value, op, limit, ci in checks
-    ] + [_memory_check(results)]
+    return (
+        [_target(name, value, op, limit, "x", ci95=ci) for name, value, op, limit, ci in checks]
+        + fault_targets(loaded, rooms)
+        + [_memory_check(results)]
+    )
+
+
+def fault_targets(loaded: Mapping[str, Any], rooms: int) -> list[dict[str, Any]]:
+    """The collector-fault latency targets, down / up and hanging / up, from the loaded
+    dispatch figures (``make bench``'s, or ``python -m bench.faults``'s)."""
+    loaded_ci = loaded.get("ci95", {})
+    up = loaded["ours"]["joined"]["p95"]
+    targets = []
+    for kind, fault in (("ours_collector_down", "down"), ("ours_collector_hanging", "hanging")):
+        value = loaded[kind]["joined"]["p95"]
+        targets.append(
+            _target(
+                f"Collector {fault}: dispatch p95 at {rooms} rooms, {fault} / up",
+                round(value / up, 3) if value is not None and up else None,
+                "<=",
+                COLLECTOR_DOWN_LATENCY_RATIO_MAX,
+                "x",
+                ci95=_ci(loaded_ci, f"{kind}/ours"),
+            )
+        )
+    return targets
 
 
 def _ci(intervals: Mapping[str, Any], pair: str) -> Mapping[str, Any] | None:

@@ -22,7 +22,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bench.dispatch import RunTarget, WorkerRun, measure_worker, say_cost, serve_visit
+from bench.dispatch import (
+    RunTarget,
+    WorkerRun,
+    measure_worker,
+    say_cost,
+    serve_visit,
+    serve_wave,
+)
 from bench.plan import RunPlan
 from bench.proctree import rss
 from bench.workers import WorkerKind, start_worker, stop_worker
@@ -74,7 +81,8 @@ class Visits:
     def latency_runs(self) -> dict[str, list[WorkerRun]]:
         """Per worker, every run whose rooms the latency figures pool: the whole workload's
         (its single rooms, ramp and burst) and the visits' (ramp and probes)."""
-        return {kind: self.whole[kind] + self.visits.get(kind, []) for kind in self.whole}
+        kinds = [*self.whole, *(kind for kind in self.visits if kind not in self.whole)]
+        return {kind: self.whole.get(kind, []) + self.visits.get(kind, []) for kind in kinds}
 
 
 def visit_order(kinds: Sequence[WorkerKind], cycle: int) -> tuple[WorkerKind, ...]:
@@ -125,18 +133,20 @@ def _main_rss(worker: WorkerProcess) -> int:
 def run_visits(
     kinds: Sequence[WorkerKind],
     targets: Mapping[str, RunTarget],
-    whole_plan: RunPlan,
+    whole_plan: RunPlan | None,
     spec: VisitSpec,
     say: Callable[[str], None],
     *,
     another_cycle: Callable[[Visits, float], bool],
 ) -> Visits:
-    """Start every worker, measure each on ``whole_plan``, then visit them in cycles.
+    """Start every worker, measure each on ``whole_plan`` (or warm it), then visit them in
+    cycles.
 
     Args:
         kinds: the compared workers.
         targets: per worker, where it runs (its OTLP endpoint, log directory, CPUs).
-        whole_plan: the workload each worker serves once, first.
+        whole_plan: the workload each worker serves once, first; None: one warm-up room
+            each instead (``whole`` stays empty).
         spec: the visits.
         say: progress lines.
         another_cycle: after ``spec.cycles`` cycles, whether to run one more, given what
@@ -149,8 +159,12 @@ def run_visits(
     workers = _start_all(kinds, targets)
     try:
         for kind in kinds:
+            worker, target = workers[kind.name], targets[kind.name]
+            if whole_plan is None:
+                serve_wave(worker, kind, target.access, spec.plan.single(), f"{kind.name}-warmup")
+                continue
             say(f"whole workload: {kind.name}")
-            run = measure_worker(workers[kind.name], kind, targets[kind.name], whole_plan)
+            run = measure_worker(worker, kind, target, whole_plan)
             result.whole[kind.name] = [run]
             say_cost(run, say)
         _cycles(
