@@ -89,18 +89,24 @@ def pin_tree(pid: int, cpus: Collection[int]) -> int:
     return pinned
 
 
-def pin_bench(livekit_pid: int | None, say: Callable[[str], None]) -> Pinning | None:
+def pin_bench(
+    livekit_pid: int | None, say: Callable[[str], None], *, collector_pid: int | None = None
+) -> Pinning | None:
     """Pin livekit-server and this process (the load generator) apart from the worker's CPUs.
 
-    The workers are pinned to ``Pinning.worker`` as they start (:func:`pin_tree`). Says what
-    went where; None (nothing pinned) with one CPU.
+    The OpenTelemetry Collector, when given, goes with livekit-server: it serves the worker
+    as livekit-server does, from elsewhere in production, and its CPU must not be the
+    worker's. The workers are pinned to ``Pinning.worker`` as they start (:func:`pin_tree`).
+    Says what went where; None (nothing pinned) with one CPU.
     """
     pinning = plan_pinning(available_cpus())
     if pinning is None:
         say("CPU affinity: one CPU, nothing pinned")
         return None
-    if livekit_pid is not None:
-        pin_tree(livekit_pid, pinning.livekit_server)
+    for pid in (livekit_pid, collector_pid):
+        if pid is not None:
+            pin_tree(pid, pinning.livekit_server)
     os.sched_setaffinity(0, pinning.load_generator)
-    say(f"CPU affinity: {pinning.describe()}")
+    collector = " (and the Collector)" if collector_pid is not None else ""
+    say(f"CPU affinity: {pinning.describe()}{collector}")
     return pinning

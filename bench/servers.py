@@ -36,8 +36,9 @@ def _hanging_endpoint() -> Iterator[str]:
 def bench_servers(
     work_dir: Path, method: dict[str, Any], say: Callable[[str], None]
 ) -> Iterator[dict[str, Any]]:
-    """Start livekit-server and the Collector, pin them and this process apart from the
-    workers' CPUs (recorded in ``method["affinity"]``), and yield what the runs need.
+    """Start livekit-server and the Collector, pin them (together) and this process apart
+    from the workers' CPUs (recorded in ``method["affinity"]``), and yield what the runs
+    need.
 
     Yields:
         ``access`` (the LiveKit server), the OTLP endpoints ``otlp`` (the Collector),
@@ -52,7 +53,7 @@ def bench_servers(
         OtelCollector(work_dir / "collector") as collector,
         _hanging_endpoint() as hanging,
     ):
-        pinning = pin_bench(livekit.pid, say)
+        pinning = pin_bench(livekit.pid, say, collector_pid=collector.pid)
         method["affinity"] = pinning.as_dict() if pinning else None
         try:
             yield {

@@ -185,7 +185,7 @@ def run_voice_bench(config: VoiceConfig, work: Path, say: Callable[[str], None])
     started = time.monotonic()
     original_cpus = available_cpus()
     with LiveKitServer(work / "livekit") as livekit, OtelCollector(work / "collector") as otel:
-        pinning = pin_bench(livekit.pid, say)
+        pinning = pin_bench(livekit.pid, say, collector_pid=otel.pid)
         servers = _Servers(
             ServerAccess(livekit.url, livekit.api_key, livekit.api_secret),
             otel.otlp_http_endpoint,

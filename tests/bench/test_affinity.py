@@ -8,8 +8,10 @@ import sys
 import time
 
 import psutil
+import pytest
 
-from bench.affinity import Pinning, available_cpus, pin_tree, plan_pinning
+from bench import affinity
+from bench.affinity import Pinning, available_cpus, pin_bench, pin_tree, plan_pinning
 
 
 def test_one_cpu_pins_nothing() -> None:
@@ -65,3 +67,21 @@ def test_a_process_that_is_gone_is_skipped() -> None:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     assert pin_tree(process.pid, available_cpus()) == 0
+
+
+def test_the_collector_is_pinned_with_livekit_server_not_with_the_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pinned: dict[int, frozenset[int]] = {}
+    monkeypatch.setattr(affinity, "available_cpus", lambda: frozenset({0, 1}))
+    monkeypatch.setattr(affinity, "pin_tree", pinned.setdefault)
+    monkeypatch.setattr(affinity.os, "sched_setaffinity", pinned.setdefault)
+    said: list[str] = []
+    pinning = pin_bench(101, said.append, collector_pid=102)
+    assert pinning is not None
+    assert pinned == {101: frozenset({0}), 102: frozenset({0}), 0: frozenset({0})}
+    assert pinning.worker == frozenset({1})
+    assert said == [
+        "CPU affinity: worker on CPU 1; load generator on CPU 0; livekit server on CPU 0"
+        " (and the Collector)"
+    ]

@@ -169,3 +169,26 @@ def test_a_worker_that_fails_to_start_stops_those_already_started(
         _run(tmp_path, VisitSpec(QUICK.visits.plan, 1, 1), lambda _v, _s: False)
     assert fakes.stopped == ["bare", "ours"]
     assert fakes.visited == []
+
+
+def test_without_a_whole_workload_each_worker_is_warmed_and_only_visited(
+    fakes: _Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warmed: list[str] = []
+
+    def serve_wave(worker: Any, kind: Any, _access: Any, spec: Any, prefix: str) -> list[Any]:
+        warmed.append(prefix)
+        assert spec.rooms == 1
+        return []
+
+    monkeypatch.setattr(visits_module, "serve_wave", serve_wave)
+    kinds = (OURS, OURS_COLLECTOR_DOWN)
+    spec = VisitSpec(QUICK.visits.plan, cycles=2, max_cycles=2)
+    result = run_visits(
+        kinds, _targets(tmp_path), None, spec, lambda _line: None, another_cycle=lambda *_: False
+    )
+    assert warmed == ["ours-warmup", "ours_collector_down-warmup"]
+    assert result.whole == {}
+    runs = result.latency_runs()
+    assert list(runs) == ["ours", "ours_collector_down"]
+    assert all(len(r) == 2 and all(len(v.loaded) == 1 for v in r) for r in runs.values())
