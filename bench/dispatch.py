@@ -28,6 +28,7 @@ from pathlib import Path
 import psutil
 
 from bench.load import LoadSpec, RoomTiming, WaveSpec, run_under_load, run_wave
+from bench.machine import machine_counters
 from bench.plan import RunPlan
 from bench.proctree import CpuSnapshot, TreeMonitor, cpu_snapshot, job_process_count, rss
 from bench.scrape import scrape_series
@@ -107,6 +108,7 @@ class WorkerRun:
     main_rss_after: int = 0
     scrapes: list[ScrapeSample] = field(default_factory=list)
     neighbours_cpu: dict[str, float] = field(default_factory=dict)
+    machine: dict[str, float] = field(default_factory=dict)
 
     @property
     def jobs(self) -> int:
@@ -280,14 +282,18 @@ def serve_visit(
     worker: WorkerProcess, kind: WorkerKind, target: RunTarget, plan: RunPlan, prefix: str
 ) -> WorkerRun:
     """The loaded phase alone, on a started and warm worker: ``plan.concurrent_rooms``
-    background rooms, ``plan.probe_rooms`` probes while they are live, then settle."""
+    background rooms, ``plan.probe_rooms`` probes while they are live, then settle; with
+    the machine's counters over the visit (``bench.machine.machine_counters``)."""
     assert worker.process is not None
     result = WorkerRun(kind.name)
     n = plan.concurrent_rooms
+    before = machine_counters()
     with _Phase(worker.process.pid, result, "loaded", n + plan.probe_rooms):
         result.ramp, result.loaded = serve_load(
             worker, kind, target.access, plan.load(n, plan.probe_rooms), prefix
         )
+    after = machine_counters()
+    result.machine = {name: round(after[name] - before[name], 2) for name in after.keys() & before}
     return result
 
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.confidence import more_rounds_said
+from bench.confidence import Interval, bootstrap_ratio_by_group, more_rounds_said, p95
 from bench.config import FULL, QUICK
 from bench.faults_report import embed_faults, render_faults
 from bench.figures import latency_figures, visits_record
@@ -129,7 +129,26 @@ def run_faults(config: FaultsConfig, work_dir: Path, say: Callable[[str], None])
         "duration_s": round(time.monotonic() - started, 1),
     }
     results["targets"] = fault_targets(dispatch["loaded"], plan.concurrent_rooms)
+    for target, kind in zip(results["targets"], KINDS[1:], strict=True):
+        by_cycle = _by_cycle(visits, kind.name)
+        target["ci95_by_cycle"] = by_cycle.as_dict()["ci95"] if by_cycle else None
     return results
+
+
+def _by_cycle(visits: Visits, kind: str) -> Interval | None:
+    """The p95 ratio of ``kind`` to ours with the cycles, not the probe rooms, resampled:
+    reported beside the verdict, which the probe rooms' interval decides, as in
+    ``make bench``."""
+
+    def probes(name: str) -> list[list[float]]:
+        return [
+            [t.joined_latency for t in run.loaded if t.error is None and t.joined_latency]
+            for run in visits.visits.get(name, [])
+        ]
+
+    ours, fault = probes(OURS.name), probes(kind)
+    cycles = min(len(ours), len(fault))
+    return bootstrap_ratio_by_group(fault[:cycles], ours[:cycles], p95)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -12,6 +12,7 @@ __all__ = ["BEGIN", "END", "embed_faults", "render_faults"]
 BEGIN = "<!-- fault bench figures: start -->"
 END = "<!-- fault bench figures: end -->"
 _DASH = "—"
+_SLOW = 1.0
 _WORKERS = (
     ("ours", "Collector up"),
     ("ours_collector_down", "Collector down"),
@@ -31,14 +32,42 @@ def _row(title: str, figures: Mapping[str, Any]) -> str:
     )
 
 
+def _interval(bounds: Any) -> str:
+    return _DASH if not bounds else f"[{bounds[0]:.3f}, {bounds[1]:.3f}]"
+
+
 def _target_row(target: Mapping[str, Any]) -> str:
-    low, high = target.get("ci95", (None, None))
-    interval = _DASH if low is None else f"[{low:.3f}, {high:.3f}]"
     value = _DASH if target["value"] is None else f"{target['value']:.3f}"
     return (
-        f"| {target['name']} | {value} | {interval} | {target['op']} {target['limit']:g} "
+        f"| {target['name']} | {value} | {_interval(target.get('ci95'))} "
+        f"| {_interval(target.get('ci95_by_cycle'))} | {target['op']} {target['limit']:g} "
         f"| {target['verdict']} |"
     )
+
+
+def _slow_visits(results: Mapping[str, Any]) -> list[str]:
+    """One line per visit with a probe room slower than ``_SLOW`` s: which worker, when, and
+    what the machine did meanwhile (major faults, stolen CPU), so that a stall of the
+    machine can be told from one of the worker."""
+    lines = []
+    for kind, title in _WORKERS:
+        for cycle, visit in enumerate(results["visits"]["by_kind"].get(kind, []), start=1):
+            joined = [r["joined_s"] for r in visit["rooms"]["loaded"] if r.get("joined_s")]
+            slow = [v for v in joined if v > _SLOW]
+            if not slow:
+                continue
+            machine = visit.get("machine", {})
+            faults, steal = machine.get("major_faults"), machine.get("steal_s")
+            cpu = visit["cpu_s"] / visit["jobs"]
+            lines.append(
+                f"- {title}, cycle {cycle}: {len(slow)} of {len(joined)} probe rooms over "
+                f"{_SLOW:g} s (slowest {max(slow):.1f} s); CPU per job {cpu:.3f} s; major "
+                f"faults {_DASH if faults is None else f'{faults:.0f}'}, stolen CPU "
+                f"{_DASH if steal is None else f'{steal:.2f} s'}."
+            )
+    if not lines:
+        return []
+    return ["Visits with a probe room slower than 1 s:", "", *lines, ""]
 
 
 def render_faults(results: Mapping[str, Any]) -> str:
@@ -52,18 +81,21 @@ def render_faults(results: Mapping[str, Any]) -> str:
         "| --- | --- | --- | --- |",
         *(_row(title, loaded[kind]) for kind, title in _WORKERS if kind in loaded),
         "",
-        "| Target | Value | 95 % CI | Limit | Verdict |",
-        "| --- | --- | --- | --- | --- |",
+        "| Target | Value | 95 % CI (probe rooms) | 95 % CI (cycles) | Limit | Verdict |",
+        "| --- | --- | --- | --- | --- | --- |",
         *(_target_row(target) for target in results["targets"]),
         "",
+        *_slow_visits(results),
         f"`python -m bench.faults`, {results['duration_s'] / 60:.1f} min, "
         f"{results['generated_at'][:10]}: {cycles} cycle(s) of visits (at least "
         f"{results['method']['visits']['cycles']}, more while a verdict was inconclusive, "
         f"within {results['method']['time_budget_s'] / 60:.0f} min), each visit "
         f"{plan['concurrent_rooms']} background rooms {plan['ramp_spacing']:g} s apart, then "
         f"{plan['probe_rooms']} probe rooms {plan['probe_spacing']:g} s apart; 95 % percentile "
-        f"bootstrap over the probe rooms. {machine['cores']} cores ({machine['cpu_model']}), "
-        "the worker pinned apart from the load generator and livekit-server.",
+        "bootstrap over the probe rooms (which judges, as in `make bench`) and over the cycles "
+        "(whole visits resampled, cycle by cycle: wider where a visit moved as a whole). "
+        f"{machine['cores']} cores ({machine['cpu_model']}), the worker pinned apart from the "
+        "load generator and livekit-server.",
         "",
     ]
     return "\n".join(lines)

@@ -81,7 +81,8 @@ def _latency_intervals(by_kind: dict[str, list[WorkerRun]], scenario: str) -> di
             [t for run in by_kind.get(kind, []) for t in getattr(run, scenario)], "joined"
         )
 
-    pairs = {f"{kind}/bare": (kind, "bare") for kind in by_kind if kind != "bare"}
+    against_bare = [kind for kind in by_kind if kind != "bare"] if "bare" in by_kind else []
+    pairs = {f"{kind}/bare": (kind, "bare") for kind in against_bare}
     pairs |= {f"{kind}/ours": (kind, "ours") for kind in by_kind if kind.startswith("ours_")}
     intervals = {}
     for name, (num, den) in pairs.items():
@@ -254,6 +255,7 @@ def visits_record(visits: Visits) -> dict[str, Any]:
                     "cpu_s": round(run.cpu_total, 3),
                     "main_cpu_s": round(run.cpu_main, 3),
                     "seconds": round(run.seconds, 1),
+                    "machine": run.machine,
                     "rooms": _rooms(run, ("ramp", "loaded")),
                 }
                 for run in runs

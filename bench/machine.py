@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-__all__ = ["describe_machine"]
+__all__ = ["describe_machine", "machine_counters"]
 
 
 def _cpu_model() -> str:
@@ -36,3 +36,24 @@ def describe_machine() -> dict[str, Any]:
         "opentelemetry_sdk": version("opentelemetry-sdk"),
         "prometheus_client": version("prometheus-client"),
     }
+
+
+def machine_counters(
+    vmstat: Path = Path("/proc/vmstat"), stat: Path = Path("/proc/stat")
+) -> dict[str, float]:
+    """Machine-wide counters that slow every process at once, so that a run can tell a
+    stall of the machine from one of the worker: major page faults so far (pages read back
+    from disk, such as a shared library's pages the kernel reclaimed) and CPU time stolen
+    by the hypervisor (seconds, all CPUs). Empty where the files are not Linux's."""
+    counters: dict[str, float] = {}
+    try:
+        for line in vmstat.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == "pgmajfault":
+                counters["major_faults"] = float(value)
+        fields = stat.read_text().splitlines()[0].split()
+        if fields[0] == "cpu" and len(fields) > 8:
+            counters["steal_s"] = int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return {}
+    return counters

@@ -11,6 +11,7 @@ from bench.confidence import (
     Interval,
     Verdict,
     bootstrap_ratio,
+    bootstrap_ratio_by_group,
     more_rounds,
     more_rounds_said,
     p95,
@@ -178,3 +179,25 @@ def test_more_rounds_said_counts_in_the_unit_it_is_given() -> None:
         "after 5 cycle(s) inconclusive: collector_hanging; another cycle",
         "after 12 cycle(s) inconclusive: collector_hanging; no time or cycles left for another",
     ]
+
+
+def test_resampling_whole_groups_widens_the_interval_that_one_slow_group_makes() -> None:
+    steady = [[0.30 + 0.01 * i for i in range(20)] for _ in range(10)]
+    one_slow = [list(group) for group in steady]
+    one_slow[7] = [value * 4 for value in one_slow[7]]  # a visit the machine slowed down
+    flat = [value for group in one_slow for value in group]
+    flat_steady = [value for group in steady for value in group]
+    by_room = bootstrap_ratio(flat, flat_steady, p95)
+    by_group = bootstrap_ratio_by_group(one_slow, steady, p95)
+    assert by_room is not None
+    assert by_group is not None
+    assert by_group.estimate == pytest.approx(by_room.estimate)
+    assert (by_group.n_ours, by_group.n_bare) == (200, 200)
+    assert by_group.high - by_group.low > 2 * (by_room.high - by_room.low)
+    assert by_group.low < 1.05 < by_room.low  # rooms alone would call it a clear regression
+
+
+def test_groups_must_pair_up() -> None:
+    assert bootstrap_ratio_by_group([[1.0]], [[1.0], [1.0]]) is None
+    assert bootstrap_ratio_by_group([], []) is None
+    assert bootstrap_ratio_by_group([[]], [[1.0]]) is None

@@ -9,8 +9,11 @@ import pytest
 
 from bench.confidence import bootstrap_ratio, p95
 from bench.config import FULL
+from bench.dispatch import WorkerRun
 from bench.faults import FAULTS_FULL, FAULTS_QUICK, KINDS
 from bench.faults_report import BEGIN, END, embed_faults, render_faults
+from bench.figures import latency_figures
+from bench.load import RoomTiming
 from bench.published import README
 from bench.stats import summarize
 from bench.targets import COLLECTOR_DOWN_LATENCY_RATIO_MAX, fault_targets
@@ -62,7 +65,7 @@ def _results() -> dict[str, Any]:
             "visits": {"plan": _PLAN, "cycles": 4},
         },
         "dispatch": {"loaded": _loaded(list(_UP), [v * 1.3 for v in _UP])},
-        "visits": {"cycles": 9},
+        "visits": {"cycles": 9, "by_kind": {}},
         "targets": targets,
         "generated_at": "2026-11-30T10:00:00+00:00",
         "duration_s": 3540.0,
@@ -74,6 +77,8 @@ def test_the_table_gives_each_worker_s_dispatch_and_each_target_s_interval() -> 
     assert "| Collector up | 100 | 399 / 488 / 496 | 200 / 244 |" in markdown
     assert "| Collector hanging | 100 | 519 / 634 / 645 | 259 / 317 |" in markdown
     assert "| Collector down: dispatch p95 at 20 rooms, down / up | 1.000 | [" in markdown
+    assert "| 95 % CI (probe rooms) | 95 % CI (cycles) |" in markdown
+    assert "| — | <= 1.05 | PASS |" in markdown  # no cycles given: no interval over them
     assert "| <= 1.05 | PASS |" in markdown
     assert "| <= 1.05 | FAIL |" in markdown
     assert "59.0 min, 2026-11-30: 9 cycle(s) of visits (at least 4" in markdown
@@ -103,3 +108,41 @@ def test_the_fault_visits_are_the_main_bench_s_with_more_probes_per_visit() -> N
     assert FAULTS_FULL.visits.cycles * plan.probe_rooms >= 150
     assert FAULTS_FULL.time_budget <= 60 * 60
     assert FAULTS_QUICK.visits.max_cycles == 1
+
+
+def test_without_a_bare_worker_the_figures_compare_the_faults_with_ours_alone() -> None:
+    def run(kind: str, scale: float) -> WorkerRun:
+        rooms = [RoomTiming(f"{kind}-{i}", 0.0, joined=v * scale) for i, v in enumerate(_UP)]
+        return WorkerRun(kind, loaded=rooms)
+
+    figures = latency_figures(
+        {"ours": [run("ours", 1.0)], "ours_collector_down": [run("ours_collector_down", 1.2)]}
+    )["loaded"]
+    assert figures["ratio_to_bare"] == {}
+    assert list(figures["ci95"]) == ["ours_collector_down/ours"]
+    assert figures["ci95"]["ours_collector_down/ours"]["joined_p95"]["value"] == 1.2
+
+
+def _visit(joined: list[float], machine: dict[str, float]) -> dict[str, Any]:
+    rooms = [{"joined_s": v} for v in joined]
+    return {"jobs": 4, "cpu_s": 2.0, "machine": machine, "rooms": {"loaded": rooms}}
+
+
+def test_a_visit_with_a_probe_over_a_second_is_listed_with_what_the_machine_did() -> None:
+    results = _results()
+    results["visits"]["by_kind"] = {
+        "ours": [_visit([0.3, 0.4], {}), _visit([0.3, 0.4], {})],
+        "ours_collector_hanging": [
+            _visit([0.3, 0.4], {"major_faults": 3.0}),
+            _visit([0.3, 2.5, 1.2], {"major_faults": 950.0, "steal_s": 0.5}),
+        ],
+    }
+    markdown = render_faults(results)
+    assert "Visits with a probe room slower than 1 s:" in markdown
+    assert (
+        "- Collector hanging, cycle 2: 2 of 3 probe rooms over 1 s (slowest 2.5 s); CPU per "
+        "job 0.500 s; major faults 950, stolen CPU 0.50 s." in markdown
+    )
+    assert "cycle 1" not in markdown
+    results["visits"]["by_kind"] = {"ours": [_visit([0.3], {})]}
+    assert "slower than 1 s" not in render_faults(results)

@@ -37,7 +37,8 @@ def test_quick_fault_bench_visits_the_three_workers_and_judges_both_targets(
         joined = loaded[kind]["joined"]
         assert joined["n"] == 2, kind  # one cycle of two probe rooms
         assert 0 < joined["p50"] <= joined["p95"]
-        assert len(results["visits"]["by_kind"][kind]) == 1
+        (visit,) = results["visits"]["by_kind"][kind]
+        assert set(visit["machine"]) == {"major_faults", "steal_s"}  # the machine meanwhile
     names = [target["name"] for target in results["targets"]]
     assert names == [
         "Collector down: dispatch p95 at 2 rooms, down / up",
@@ -46,6 +47,8 @@ def test_quick_fault_bench_visits_the_three_workers_and_judges_both_targets(
     for target in results["targets"]:
         low, high = target["ci95"]
         assert low <= target["value"] <= high
+        low, high = target["ci95_by_cycle"]  # one cycle: the ratio itself
+        assert low == high == target["value"]
         assert target["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE")
         assert target["verdict"] in completed.stdout
     assert results["method"]["affinity"] is not None
