@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.confidence import Interval, bootstrap_ratio_by_group, more_rounds_said, p95
+from bench.confidence import Interval, Verdict, bootstrap_ratio_by_group, p95
 from bench.config import FULL, QUICK
 from bench.faults_report import embed_faults, render_faults
 from bench.figures import latency_figures, visits_record
@@ -37,7 +37,7 @@ from bench.progress import Progress
 from bench.published import RESULTS_DIR, write_results
 from bench.servers import bench_servers, run_targets
 from bench.targets import fault_targets, interval_verdicts
-from bench.visits import Visits, VisitSpec, run_visits
+from bench.visits import Visits, VisitSpec, run_visits, while_undecided
 from bench.workers import OURS, OURS_COLLECTOR_DOWN, OURS_COLLECTOR_HANGING
 
 __all__ = ["FAULTS_FULL", "FAULTS_QUICK", "FaultsConfig", "run_faults"]
@@ -78,7 +78,7 @@ FAULTS_QUICK = FaultsConfig(
 )
 
 
-def fault_verdicts(visits: Visits) -> dict[str, Any]:
+def _fault_verdicts(visits: Visits) -> dict[str, Verdict]:
     """The two fault targets' verdicts from the visits so far."""
     verdicts = interval_verdicts(latency_figures(visits.latency_runs()))
     return {name: verdicts[name] for name in _VERDICTS}
@@ -105,18 +105,13 @@ def run_faults(config: FaultsConfig, work_dir: Path, say: Callable[[str], None])
     }
     results: dict[str, Any] = {"schema": 1, "mode": config.name, "machine": describe_machine()}
 
-    def another_cycle(visits: Visits, seconds_per_cycle: float) -> bool:
-        return more_rounds_said(
-            fault_verdicts(visits),
-            elapsed=time.monotonic() - started,
-            seconds_per_round=seconds_per_cycle,
-            budget=config.time_budget - _WRAP_UP_SECONDS,
-            rounds=visits.cycles,
-            max_rounds=config.visits.max_cycles,
-            say=say,
-            unit="cycle",
-        )
-
+    another_cycle = while_undecided(
+        _fault_verdicts,
+        started=started,
+        budget=config.time_budget - _WRAP_UP_SECONDS,
+        max_cycles=config.visits.max_cycles,
+        say=say,
+    )
     with bench_servers(work_dir, method, say) as servers:
         targets = run_targets(KINDS, servers, work_dir)
         visits = run_visits(KINDS, targets, None, config.visits, say, another_cycle=another_cycle)

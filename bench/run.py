@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.capacity import CapacitySearch, search_capacity
-from bench.confidence import more_rounds_said
 from bench.config import BenchConfig
 from bench.figures import cost_figures, latency_figures, run_record, scrape_real, visits_record
 from bench.machine import describe_machine
@@ -20,7 +19,7 @@ from bench.paired import PairedCpu, PairedWorker, paired_figures, run_pairs
 from bench.scrape import measure_scrape_cost
 from bench.servers import bench_servers, run_targets
 from bench.targets import evaluate_targets, interval_verdicts, paired_verdicts
-from bench.visits import Visits, run_visits
+from bench.visits import Visits, run_visits, while_undecided
 from bench.workers import (
     BARE,
     BARE_NATIVE_VAD,
@@ -83,20 +82,14 @@ def _visits(
     """Every worker's whole workload, then the interleaved visits at 20 rooms."""
     kinds = (BARE, OURS, OURS_COLLECTOR_DOWN, OURS_COLLECTOR_HANGING)
 
-    def another_cycle(visits: Visits, seconds_per_cycle: float) -> bool:
-        """Whether a latency target is still inconclusive and one more cycle fits in the
-        budget (with time kept for stopping the workers and writing the results)."""
-        return more_rounds_said(
-            interval_verdicts(latency_figures(visits.latency_runs())),
-            elapsed=time.monotonic() - started,
-            seconds_per_round=seconds_per_cycle,
-            budget=config.time_budget - _WRAP_UP_SECONDS,
-            rounds=visits.cycles,
-            max_rounds=config.visits.max_cycles,
-            say=say,
-            unit="cycle",
-        )
-
+    # time is kept for stopping the workers and writing the results
+    another_cycle = while_undecided(
+        lambda visits: interval_verdicts(latency_figures(visits.latency_runs())),
+        started=started,
+        budget=config.time_budget - _WRAP_UP_SECONDS,
+        max_cycles=config.visits.max_cycles,
+        say=say,
+    )
     targets = run_targets(kinds, servers, work_dir)
     return run_visits(kinds, targets, config.plan, config.visits, say, another_cycle=another_cycle)
 

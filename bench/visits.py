@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bench.confidence import Verdict, more_rounds_said
 from bench.dispatch import (
     RunTarget,
     WorkerRun,
@@ -35,7 +36,7 @@ from bench.proctree import rss
 from bench.workers import WorkerKind, start_worker, stop_worker
 from devtools.harness import WorkerProcess
 
-__all__ = ["Visits", "VisitSpec", "run_visits", "visit_order"]
+__all__ = ["Visits", "VisitSpec", "run_visits", "visit_order", "while_undecided"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,33 @@ def visit_order(kinds: Sequence[WorkerKind], cycle: int) -> tuple[WorkerKind, ..
     if n % 2 and (cycle // n) % 2:
         row.reverse()
     return tuple(row)
+
+
+def while_undecided(
+    verdicts: Callable[[Visits], Mapping[str, Verdict]],
+    *,
+    started: float,
+    budget: float,
+    max_cycles: int,
+    say: Callable[[str], None],
+) -> Callable[[Visits, float], bool]:
+    """The rule for one more cycle (``run_visits``'s ``another_cycle``): a verdict of
+    ``verdicts`` is still inconclusive and a cycle as long as the slowest so far ends
+    ``budget`` seconds after ``started`` (monotonic) at the latest."""
+
+    def another_cycle(visits: Visits, seconds_per_cycle: float) -> bool:
+        return more_rounds_said(
+            verdicts(visits),
+            elapsed=time.monotonic() - started,
+            seconds_per_round=seconds_per_cycle,
+            budget=budget,
+            rounds=visits.cycles,
+            max_rounds=max_cycles,
+            say=say,
+            unit="cycle",
+        )
+
+    return another_cycle
 
 
 def _start_all(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +16,7 @@ import bench.visits as visits_module
 from bench.config import FULL, QUICK
 from bench.dispatch import RunTarget, WorkerRun
 from bench.load import RoomTiming
-from bench.visits import Visits, VisitSpec, run_visits, visit_order
+from bench.visits import Visits, VisitSpec, run_visits, visit_order, while_undecided
 from bench.workers import BARE, OURS, OURS_COLLECTOR_DOWN, OURS_COLLECTOR_HANGING
 from devtools.synthetic import ServerAccess
 
@@ -192,3 +193,21 @@ def test_without_a_whole_workload_each_worker_is_warmed_and_only_visited(
     runs = result.latency_runs()
     assert list(runs) == ["ours", "ours_collector_down"]
     assert all(len(r) == 2 and all(len(v.loaded) == 1 for v in r) for r in runs.values())
+
+
+def test_another_cycle_runs_while_a_verdict_is_undecided_and_the_budget_holds_one() -> None:
+    said: list[str] = []
+    undecided: dict[str, Any] = {"collector_down": "INCONCLUSIVE", "dispatch": "PASS"}
+    another = while_undecided(
+        lambda _visits: undecided,
+        started=time.monotonic(),
+        budget=100.0,
+        max_cycles=3,
+        say=said.append,
+    )
+    visits = Visits(visits={"ours": [WorkerRun("ours")]})
+    assert another(visits, 60.0)  # 0 s gone, a 60 s cycle ends within 100 s
+    assert not another(visits, 120.0)  # one as long would not
+    assert said[0] == "after 1 cycle(s) inconclusive: collector_down; another cycle"
+    undecided["collector_down"] = "PASS"
+    assert not another(visits, 1.0)
