@@ -5,21 +5,23 @@ README between its bench markers. A quick run (``--quick``: small counts, a smok
 the whole pipeline) writes to a temporary directory unless ``--out`` says otherwise, so it
 never replaces the published figures.
 The exit code is 0 when every measurement ran, whatever the verdicts; 1 when the bench
-itself failed (its servers' and workers' logs are then kept and their directory printed).
+itself failed. The servers' and workers' logs are kept (and their directory printed) when
+the bench failed or was stopped, a full run's target FAILs, or ``--keep-logs`` asks.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from bench.config import FULL, QUICK
 from bench.progress import Progress
 from bench.published import RESULTS_DIR, write_results
 from bench.report import embed, render_markdown
 from bench.run import run_bench
+from bench.session import run_session
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -42,24 +44,17 @@ def main(argv: list[str] | None = None) -> int:
         Path(tempfile.mkdtemp(prefix="lkw-bench-quick-")) if args.quick else RESULTS_DIR
     )
     say = Progress()
-    work_dir = Path(tempfile.mkdtemp(prefix="lkw-bench-"))
-    say(f"bench {config.name}: results to {out}, logs in {work_dir}")
-    try:
+    say(f"bench {config.name}: results to {out}")
+
+    def body(work_dir: Path) -> dict[str, Any]:
         results = run_bench(config, work_dir, say)
-    except Exception as error:
-        say(f"bench failed: {type(error).__name__}: {error}; logs kept in {work_dir}")
-        raise SystemExit(1) from error
-    write_results(out, "latest", results, render_markdown, embed)
-    for target in results["targets"]:
-        limit = f"{target['op']} {target['limit']:g}"
-        interval = (
-            f" [95 % CI {target['ci95'][0]}, {target['ci95'][1]}]" if "ci95" in target else ""
-        )
-        say(f"{target['verdict']}: {target['name']} = {target['value']}{interval} ({limit})")
-    if not args.keep_logs:
-        shutil.rmtree(work_dir, ignore_errors=True)
-    say(f"done in {results['duration_s'] / 60:.1f} min; wrote {out / 'latest.json'} and latest.md")
-    return 0
+        write_results(out, "latest", results, render_markdown, embed)
+        say(f"wrote {out / 'latest.json'} and latest.md")
+        return results
+
+    return run_session(
+        "bench", body, say, keep_logs=args.keep_logs, keep_on_fail=not args.quick
+    )
 
 
 if __name__ == "__main__":

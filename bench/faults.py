@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from bench.machine import describe_machine
 from bench.progress import Progress
 from bench.published import RESULTS_DIR, write_results
 from bench.servers import bench_servers, run_targets
+from bench.session import run_session
 from bench.targets import fault_targets, interval_verdicts
 from bench.visits import Visits, VisitSpec, run_visits, while_undecided
 from bench.workers import OURS, OURS_COLLECTOR_DOWN, OURS_COLLECTOR_HANGING
@@ -153,6 +153,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
     parser.add_argument("--budget-minutes", type=float, default=None, help="the time budget")
     parser.add_argument("--out", type=Path, default=None, help="where faults.json/.md go")
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the servers' and workers' logs"
+    )
     return parser.parse_args(argv)
 
 
@@ -166,22 +169,22 @@ def main(argv: list[str] | None = None) -> int:
         Path(tempfile.mkdtemp(prefix="lkw-bench-faults-quick-")) if args.quick else RESULTS_DIR
     )
     say = Progress()
-    work_dir = Path(tempfile.mkdtemp(prefix="lkw-bench-faults-"))
-    say(f"fault bench {config.name}: results to {out}, logs in {work_dir}")
-    try:
+    say(f"fault bench {config.name}: results to {out}")
+
+    def body(work_dir: Path) -> dict[str, Any]:
         results = run_faults(config, work_dir, say)
-    except Exception as error:
-        say(f"fault bench failed: {type(error).__name__}: {error}; logs kept in {work_dir}")
-        return 1
-    write_results(out, "faults", results, render_faults, embed_faults)
-    for target in results["targets"]:
-        interval = (
-            f" [95 % CI {target['ci95'][0]}, {target['ci95'][1]}]" if "ci95" in target else ""
-        )
-        say(f"{target['verdict']}: {target['name']} = {target['value']}{interval}")
-    shutil.rmtree(work_dir, ignore_errors=True)
-    say(f"done in {results['duration_s'] / 60:.1f} min; wrote {out / 'faults.json'} and .md")
-    return 0
+        write_results(out, "faults", results, render_faults, embed_faults)
+        say(f"wrote {out / 'faults.json'} and faults.md")
+        return results
+
+    return run_session(
+        "fault bench",
+        body,
+        say,
+        keep_logs=args.keep_logs,
+        keep_on_fail=not args.quick,
+        prefix="lkw-bench-faults-",
+    )
 
 
 if __name__ == "__main__":

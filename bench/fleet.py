@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -36,6 +34,7 @@ from bench.load import agent_joined_at
 from bench.machine import describe_machine
 from bench.progress import Progress
 from bench.published import RESULTS_DIR, write_results
+from bench.session import run_session
 from bench.stats import summarize
 from devtools.harness import LiveKitCluster, WorkerFleet
 from devtools.synthetic import ServerAccess, SyntheticParticipant, create_dispatch
@@ -168,16 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out: Path = args.out or RESULTS_DIR
     say = Progress()
-    work_dir = Path(tempfile.mkdtemp(prefix="lkw-bench-fleet-"))
-    try:
+
+    def body(work_dir: Path) -> dict[str, Any]:
         results = run_fleet_bench(work_dir, say)
-    except Exception as error:
-        say(f"fleet bench failed: {type(error).__name__}: {error}; logs kept in {work_dir}")
-        return 1
-    write_results(out, "fleet", results, render_fleet, embed_fleet)
-    shutil.rmtree(work_dir, ignore_errors=True)
-    say(f"done in {results['duration_s'] / 60:.1f} min; wrote {out / 'fleet.json'} and fleet.md")
-    return 0
+        write_results(out, "fleet", results, render_fleet, embed_fleet)
+        say(f"wrote {out / 'fleet.json'} and fleet.md")
+        return results
+
+    return run_session("fleet bench", body, say, prefix="lkw-bench-fleet-")
 
 
 if __name__ == "__main__":

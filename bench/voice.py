@@ -13,19 +13,20 @@ budget. Writes ``voice.json`` and ``voice.md`` to ``bench/results/`` (or ``--out
 the default directory, the README's voice figures.
 
 The exit code is 0 when every run ran, whatever the verdicts; 1 when the bench itself
-failed (its servers' and workers' logs are then kept and their directory printed); 2 for
-arguments out of range.
+failed; 2 for arguments out of range. The servers' and workers' logs are kept (and their
+directory printed) when the bench failed or was stopped, a target FAILs, or ``--keep-logs``
+asks.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 from pathlib import Path
+from typing import Any
 
 from bench.progress import Progress
 from bench.published import RESULTS_DIR, write_results
+from bench.session import run_session
 from bench.voice_report import embed_voice, render_voice
 from bench.voice_run import VoiceConfig, run_voice_bench
 
@@ -81,27 +82,20 @@ def main(argv: list[str] | None = None) -> int:
     config, args = parsed
     out: Path = args.out or RESULTS_DIR
     say = Progress()
-    work = Path(tempfile.mkdtemp(prefix="lkw-voice-"))
-    say(f"voice bench: results to {out}, logs in {work}")
+    say(f"voice bench: results to {out}")
     say(
         f"time budget {config.time_budget / 60:.0f} min: {config.rounds} to "
         f"{config.max_rounds} rounds of {config.rooms} room(s) per worker (more while a "
         "target's 95 % interval is inconclusive and another round fits)"
     )
-    try:
-        results = run_voice_bench(config, work, say)
-    except Exception as error:
-        say(f"voice bench failed: {type(error).__name__}: {error}; logs kept in {work}")
-        return 1
-    write_results(out, "voice", results, render_voice, embed_voice)
-    for target in results["targets"]:
-        interval = f" [95 % CI {target['ci95'][0]}, {target['ci95'][1]}]" if target["ci95"] else ""
-        limit = f"{target['op']} {target['limit']:g}"
-        say(f"{target['verdict']}: {target['name']} = {target['value']}{interval} ({limit})")
-    if not args.keep_logs:
-        shutil.rmtree(work, ignore_errors=True)
-    say(f"done in {results['duration_s'] / 60:.1f} min; wrote {out / 'voice.json'} and voice.md")
-    return 0
+
+    def body(work_dir: Path) -> dict[str, Any]:
+        results = run_voice_bench(config, work_dir, say)
+        write_results(out, "voice", results, render_voice, embed_voice)
+        say(f"wrote {out / 'voice.json'} and voice.md")
+        return results
+
+    return run_session("voice bench", body, say, keep_logs=args.keep_logs, prefix="lkw-voice-")
 
 
 if __name__ == "__main__":
