@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -275,6 +276,9 @@ class WorkerProcess(StartStop):
         self.process.wait(timeout=10)
 
     def close(self) -> None:
-        """Stops the worker (SIGTERM) and kills whatever of its group survived."""
+        """Stops the worker (SIGTERM), kills whatever of its group survived, and removes its
+        metrics directory (outside the test's own directory, as its socket path must be
+        short, so nothing else would)."""
         self.stop(timeout=20)
         self.kill()
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)

@@ -11,6 +11,7 @@ import pytest
 from devtools.harness import (
     FakeRoom,
     PromtoolMissingError,
+    WorkerProcess,
     find_promtool,
     free_ports,
     occupied_port,
@@ -118,3 +119,13 @@ def test_wait_until_returns_the_first_truthy_result_and_gives_up_in_time() -> No
     assert wait_until(lambda: next(values), 1.0, interval=0.01) == "ready"
     with pytest.raises(TimeoutError, match="never"):
         wait_until(lambda: False, 0.05, interval=0.01, what="never")
+
+
+def test_a_closed_worker_leaves_no_metrics_directory(tmp_path: Path) -> None:
+    """It lives under the system's temporary directory, not the test's: every worker a
+    test started used to leave one behind."""
+    worker = WorkerProcess("ws://127.0.0.1:1", "key", "secret", tmp_path)
+    assert worker.metrics_dir.is_dir()
+    (worker.metrics_dir / "counter_1.db").write_bytes(b"")
+    worker.close()
+    assert not worker.metrics_dir.exists()
