@@ -52,9 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"wrote {out / 'latest.json'} and latest.md")
         return results
 
-    return run_session(
-        "bench", body, say, keep_logs=args.keep_logs, keep_on_fail=not args.quick
-    )
+    return run_session("bench", body, say, keep_logs=args.keep_logs, keep_on_fail=not args.quick)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,8 @@ class _Run:
 def test_a_clean_run_deletes_its_logs_and_prints_each_verdict() -> None:
     run = _Run({"targets": [_target("PASS")], "duration_s": 90.0})
     assert run.run() == 0
-    assert run.work_dir is not None and not run.work_dir.exists()
+    assert run.work_dir is not None
+    assert not run.work_dir.exists()
     assert run.lines[-2:] == [
         "PASS: Collector down: dispatch p95 at 20 rooms, down / up = 1.009 "
         "[95 % CI 0.954, 1.047] (<= 1.05)",
@@ -85,7 +86,8 @@ def test_logs_are_kept_when_a_full_run_fails_a_target_or_when_asked(
 def test_a_failed_bench_exits_1_with_one_line_and_keeps_its_logs() -> None:
     run = _Run(RuntimeError("livekit-server did not start"))
     assert run.run() == 1
-    assert run.work_dir is not None and (run.work_dir / "worker.log").exists()
+    assert run.work_dir is not None
+    assert (run.work_dir / "worker.log").exists()
     assert run.lines[-1] == (
         f"fault bench failed: RuntimeError: livekit-server did not start; "
         f"logs kept in {run.work_dir}"

@@ -179,9 +179,9 @@ def test_worker_panels_are_scoped_by_instance(dashboard_path: Path) -> None:
             continue  # the agent-jobs panel joins on build_info by agent name
         selectors = re.findall(r"\{[^{}]*\}", query.raw_expr)
         assert selectors, query.where
-        assert all('instance=~"$instance"' in s or "$agent_name" in s for s in selectors), (
-            query.where
-        )
+        assert all(
+            'instance=~"$instance"' in s or "$agent_name" in s for s in selectors
+        ), query.where
 
 
 def test_every_promql_query_parses() -> None:

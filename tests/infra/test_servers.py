@@ -226,15 +226,13 @@ def test_collector_writes_received_spans_and_restarts(tmp_path: Path) -> None:
 
 def test_prometheus_scrapes_collector_and_evaluates_rules(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yml"
-    rules.write_text(
-        textwrap.dedent("""\
+    rules.write_text(textwrap.dedent("""\
             groups:
               - name: selftest
                 rules:
                   - record: selftest:up:sum
                     expr: sum(up)
-            """)
-    )
+            """))
     checked = run_promtool("check", "rules", str(rules))
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
