@@ -96,7 +96,10 @@ def run_faults(config: FaultsConfig, work_dir: Path, say: Callable[[str], None])
     )
     method: dict[str, Any] = {
         "time_budget_s": config.time_budget,
-        "confidence": "95 % percentile bootstrap, 2000 resamples, over the probe rooms",
+        "confidence": (
+            "95 % percentile bootstrap, 2000 resamples, over the probe rooms (which judges) "
+            "and over the cycles (reported beside it)"
+        ),
         "visits": {
             "plan": asdict(plan),
             "cycles": config.visits.cycles,

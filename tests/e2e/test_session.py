@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -76,8 +78,6 @@ def test_room_session_end_to_end(
 def test_each_record_is_one_line_in_main_and_job_processes(
     livekit: LiveKitServer, access: ServerAccess, tmp_path: Path
 ) -> None:
-    import json
-
     room = room_name("json")
     for command in ("dev", "start"):
         worker = WorkerProcess.serving(
@@ -127,8 +127,6 @@ def test_health_reports_the_lost_connection(tmp_path: Path) -> None:
 
 
 def test_demo_traffic_is_served_and_bounded(livekit: LiveKitServer, tmp_path: Path) -> None:
-    import os
-
     worker = WorkerProcess.serving(livekit, tmp_path, env={"AGENT_NAME": AGENT_NAME})
     with worker:
         env = {

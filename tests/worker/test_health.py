@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -20,8 +21,6 @@ class _Handler(BaseHTTPRequestHandler):
     delay = 0.0
 
     def do_GET(self) -> None:
-        import time
-
         time.sleep(self.delay)
         status, body = (
             (200, b'{"agent_name": "a"}') if self.path == "/worker" else (self.status, self.body)

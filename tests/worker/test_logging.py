@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -59,8 +60,6 @@ def test_exceptions_stay_on_one_line() -> None:
         raise ValueError("boom")
     except ValueError:
         record = logging.LogRecord("w", logging.ERROR, __file__, 1, "failed", (), None)
-        import sys
-
         record.exc_info = sys.exc_info()
     text = TextFormatter().format(record)
     assert "\n" not in text
