@@ -11,7 +11,6 @@ or, for the "collector hanging" figures, to one that accepts connections and nev
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,11 +154,7 @@ def start_worker(
 
 def stop_worker(worker: WorkerProcess) -> None:
     """Stop the worker and its whole group, and remove its metrics directory."""
-    try:
-        worker.stop(timeout=30)
-    finally:
-        worker.kill()
-        shutil.rmtree(worker.metrics_dir, ignore_errors=True)
+    worker.close(timeout=30)
 
 
 def active_jobs(worker: WorkerProcess) -> int | None:

@@ -275,10 +275,12 @@ class WorkerProcess(StartStop):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def close(self) -> None:
-        """Stops the worker (SIGTERM), kills whatever of its group survived, and removes its
-        metrics directory (outside the test's own directory, as its socket path must be
-        short, so nothing else would)."""
-        self.stop(timeout=20)
-        self.kill()
-        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+    def close(self, *, timeout: float = 20.0) -> None:
+        """Stops the worker (SIGTERM, ``timeout`` seconds to exit), kills whatever of its
+        group survived, and removes its metrics directory (outside the test's own directory,
+        as its socket path must be short, so nothing else would)."""
+        try:
+            self.stop(timeout=timeout)
+        finally:
+            self.kill()
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import yaml
 
-from devtools.harness import CLUSTER_API_KEY, LiveKitCluster, LiveKitServer, WorkerFleet
+from devtools.harness import (
+    CLUSTER_API_KEY,
+    FleetWorker,
+    LiveKitCluster,
+    LiveKitServer,
+    WorkerFleet,
+)
 
 
 def test_a_standalone_server_is_in_dev_mode_with_the_dev_keys(tmp_path: Path) -> None:
@@ -44,6 +50,16 @@ def test_fleet_workers_alternate_nodes_and_name_themselves(tmp_path: Path) -> No
     cluster = LiveKitCluster(tmp_path, nodes=2)
     fleet = WorkerFleet(cluster, tmp_path / "workers", env={"WORKER_MAX_JOBS": "20"})
     workers = [fleet.add(i % 2) for i in range(3)]
+    try:
+        _assert_named_and_placed(cluster, fleet, workers, tmp_path)
+    finally:
+        fleet.stop()  # none was started: this removes their metrics directories
+    assert not any(worker.metrics_dir.exists() for worker in workers)
+
+
+def _assert_named_and_placed(
+    cluster: LiveKitCluster, fleet: WorkerFleet, workers: list[FleetWorker], tmp_path: Path
+) -> None:
     assert [w.name for w in workers] == ["w0", "w1", "w2"]
     assert [w.env["LIVEKIT_URL"] for w in workers] == [
         cluster.nodes[0].url,

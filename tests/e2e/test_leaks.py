@@ -111,8 +111,7 @@ def test_the_api_secret_never_leaks(collector: OtelCollector, tmp_path: Path) ->
             captured["refused health"] = health_answers(refused.health_url)
             captured["refused metrics"] = _scrapes(refused)
         finally:
-            refused.stop(timeout=30)
-            refused.kill()
+            refused.close()
         captured["refused log"] = refused.output()
 
     # a configuration error with the secret set
@@ -266,8 +265,7 @@ def test_bind_host_is_where_health_and_metrics_listen(
         tcp, _ = _listening(worker)
         assert {ip for ip, _ in tcp} == {host}, tcp
     finally:
-        worker.stop(timeout=30)
-        worker.kill()
+        worker.close()
 
 
 def _answers(url: str) -> int:
