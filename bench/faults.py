@@ -27,10 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.confidence import Interval, Verdict, bootstrap_ratio_by_group, p95
+from bench.confidence import Verdict
 from bench.config import FULL, QUICK
 from bench.faults_report import embed_faults, render_faults
-from bench.figures import latency_figures, visits_record
+from bench.figures import cycle_interval, latency_figures, visits_record
 from bench.machine import describe_machine
 from bench.progress import Progress
 from bench.published import RESULTS_DIR, write_results
@@ -128,25 +128,9 @@ def run_faults(config: FaultsConfig, work_dir: Path, say: Callable[[str], None])
     }
     results["targets"] = fault_targets(dispatch["loaded"], plan.concurrent_rooms)
     for target, kind in zip(results["targets"], KINDS[1:], strict=True):
-        by_cycle = _by_cycle(visits, kind.name)
+        by_cycle = cycle_interval(visits, kind.name, against=OURS.name)
         target["ci95_by_cycle"] = by_cycle.as_dict()["ci95"] if by_cycle else None
     return results
-
-
-def _by_cycle(visits: Visits, kind: str) -> Interval | None:
-    """The p95 ratio of ``kind`` to ours with the cycles, not the probe rooms, resampled:
-    reported beside the verdict, which the probe rooms' interval decides, as in
-    ``make bench``."""
-
-    def probes(name: str) -> list[list[float]]:
-        return [
-            [t.joined_latency for t in run.loaded if t.error is None and t.joined_latency]
-            for run in visits.visits.get(name, [])
-        ]
-
-    ours, fault = probes(OURS.name), probes(kind)
-    cycles = min(len(ours), len(fault))
-    return bootstrap_ratio_by_group(fault[:cycles], ours[:cycles], p95)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -22,13 +22,20 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from bench.confidence import bootstrap_ratio, p95
+from bench.confidence import Interval, bootstrap_ratio, bootstrap_ratio_by_group, p95
 from bench.dispatch import WorkerRun
 from bench.load import RoomTiming
 from bench.stats import ratio, spread, summarize
 from bench.visits import Visits
 
-__all__ = ["cost_figures", "latency_figures", "run_record", "scrape_real", "visits_record"]
+__all__ = [
+    "cost_figures",
+    "cycle_interval",
+    "latency_figures",
+    "run_record",
+    "scrape_real",
+    "visits_record",
+]
 
 MIB = 2**20
 _SCENARIOS = ("single", "loaded", "ramp", "burst")
@@ -89,6 +96,19 @@ def _latency_intervals(by_kind: dict[str, list[WorkerRun]], scenario: str) -> di
         interval = bootstrap_ratio(joined(num), joined(den), p95)
         intervals[name] = {"joined_p95": interval.as_dict() if interval else None}
     return intervals
+
+
+def cycle_interval(visits: Visits, kind: str, against: str) -> Interval | None:
+    """The p95 ratio (created to joined, probe rooms) of ``kind`` to ``against`` with whole
+    cycles, not single probe rooms, resampled (``bootstrap_ratio_by_group``): wider where a
+    visit moved as a whole."""
+
+    def cycles(name: str) -> list[list[float]]:
+        return [_latencies(run.loaded, "joined") for run in visits.visits.get(name, [])]
+
+    num, den = cycles(kind), cycles(against)
+    both = min(len(num), len(den))
+    return bootstrap_ratio_by_group(num[:both], den[:both], p95)
 
 
 def _median(values: Sequence[float]) -> float | None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-__all__ = ["SIGTERM_EXIT_CODE", "run_session", "sigterm_unwinds", "verdict_line"]
+__all__ = ["SIGTERM_EXIT_CODE", "run_session", "verdict_line"]
 
 SIGTERM_EXIT_CODE = 128 + signal.SIGTERM
 
@@ -44,7 +44,7 @@ def _raise_exit(signum: int, frame: FrameType | None) -> None:
 
 
 @contextmanager
-def sigterm_unwinds() -> Iterator[None]:
+def _sigterm_unwinds() -> Iterator[None]:
     """Within the block, SIGTERM raises ``SystemExit(143)`` (so ``finally`` blocks run);
     the previous handler is restored after it."""
     previous = signal.signal(signal.SIGTERM, _raise_exit)
@@ -80,7 +80,7 @@ def run_session(
     """
     work_dir = Path(tempfile.mkdtemp(prefix=prefix))
     say(f"{label}: logs in {work_dir}")
-    with sigterm_unwinds():
+    with _sigterm_unwinds():
         try:
             results = body(work_dir)
         except Exception as error:
